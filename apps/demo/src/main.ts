@@ -1,0 +1,2 @@
+import { hello } from '@app/security';
+console.log('hello', hello);
