@@ -1,0 +1,129 @@
+/**
+ * Errors of nest-api-security. They carry a stable machine-readable `code` and typed context and know
+ * nothing of HTTP: the one exception filter maps codes to statuses (see `http/problem-types.ts`).
+ */
+
+/** Base class of every error this library throws on purpose. */
+export class SecurityError extends Error {
+  /** Stable code, `ERR_SECURITY_<SNAKE>`: safe to match on, never changes between minor versions. */
+  readonly code: string = 'ERR_SECURITY';
+
+  constructor(
+    message: string,
+    /** Details for logs and the audit trail; never sent to clients. */
+    readonly context: Readonly<Record<string, unknown>> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Configuration rejected at boot. The message names the option and the fix. */
+export class SecurityConfigError extends SecurityError {
+  constructor(
+    override readonly code: `ERR_SECURITY_CONFIG_${string}`,
+    /** Dotted path of the offending option, e.g. `rateLimit.policies.ip`. */
+    readonly option: string,
+    message: string,
+  ) {
+    super(`${option}: ${message}`, { option });
+  }
+}
+
+/** No credential was presented on a route that needs one. */
+export class AuthenticationRequiredError extends SecurityError {
+  override readonly code = 'ERR_SECURITY_AUTHENTICATION_REQUIRED';
+  constructor(context: Record<string, unknown> = {}) {
+    super('Authentication is required', context);
+  }
+}
+
+/** Reasons a credential is refused. Clients all see the same answer; the audit row keeps the reason. */
+export type CredentialFailureReason =
+  | 'missing'
+  | 'malformed'
+  | 'checksum'
+  | 'unknown'
+  | 'mismatch'
+  | 'expired'
+  | 'revoked'
+  | 'principal_disabled'
+  | 'ambiguous'
+  | 'scheme_unsupported';
+
+/** A credential was presented and refused. */
+export class InvalidCredentialsError extends SecurityError {
+  override readonly code = 'ERR_SECURITY_CREDENTIALS_INVALID';
+  constructor(
+    readonly reason: CredentialFailureReason,
+    context: Record<string, unknown> = {},
+  ) {
+    super(`Credentials refused (${reason})`, { ...context, reason });
+  }
+}
+
+/** The principal is authenticated but lacks a permission. */
+export class PermissionDeniedError extends SecurityError {
+  override readonly code = 'ERR_SECURITY_PERMISSION_DENIED';
+  constructor(context: Record<string, unknown> = {}) {
+    super('Permission denied', context);
+  }
+}
+
+/** One rejected input field; `reason` must never echo the raw value. */
+export interface InvalidParam {
+  readonly name: string;
+  readonly reason: string;
+}
+
+/** The request's input failed validation. */
+export class InvalidInputError extends SecurityError {
+  override readonly code = 'ERR_SECURITY_INVALID_INPUT';
+  constructor(
+    readonly invalidParams: readonly InvalidParam[],
+    detail = 'The request has invalid parameters',
+    context: Record<string, unknown> = {},
+  ) {
+    super(detail, context);
+  }
+}
+
+/** The request body could not be parsed. */
+export class MalformedBodyError extends SecurityError {
+  override readonly code = 'ERR_SECURITY_MALFORMED_BODY';
+  constructor(context: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super('The request body is not valid JSON', context, options);
+  }
+}
+
+/** The request body is larger than the limit. */
+export class PayloadTooLargeError extends SecurityError {
+  override readonly code = 'ERR_SECURITY_PAYLOAD_TOO_LARGE';
+  constructor(context: Record<string, unknown> = {}) {
+    super('The request body is too large', context);
+  }
+}
+
+/** A rate-limit policy refused the request. */
+export class RateLimitExceededError extends SecurityError {
+  override readonly code = 'ERR_SECURITY_RATE_LIMITED';
+  constructor(
+    readonly retryAfterSeconds: number,
+    context: Record<string, unknown> = {},
+  ) {
+    super('Too many requests', context);
+  }
+}
+
+/** A store the decision depends on is unavailable, so the request is refused rather than let through. */
+export class SecurityStoreUnavailableError extends SecurityError {
+  override readonly code = 'ERR_SECURITY_STORE_UNAVAILABLE';
+  constructor(
+    readonly store: string,
+    readonly retryAfterSeconds = 1,
+    options?: { cause?: unknown },
+  ) {
+    super(`The ${store} store is unavailable`, { store }, options);
+  }
+}

@@ -1,0 +1,85 @@
+import type { SecurityError } from '../core/errors.js';
+
+/** How one kind of error is answered: status, `type` slug and the generic title clients see. */
+export interface ProblemType {
+  readonly status: number;
+  readonly slug: string;
+  readonly title: string;
+  /** Generic detail for clients; the exact reason stays in the audit row. */
+  readonly detail: string;
+}
+
+/**
+ * The one mapping from `SecurityError` codes to HTTP. Every answer a client can get from this library is
+ * listed here, and documented in docs/problems.md under the same slug.
+ */
+export const PROBLEM_TYPES: Readonly<Record<string, ProblemType>> = Object.freeze({
+  ERR_SECURITY_AUTHENTICATION_REQUIRED: {
+    status: 401,
+    slug: 'unauthenticated',
+    title: 'Unauthorized',
+    detail: 'Valid credentials are required to access this resource.',
+  },
+  // Same slug, title and detail as a missing credential: a client learns nothing about why a key failed.
+  ERR_SECURITY_CREDENTIALS_INVALID: {
+    status: 401,
+    slug: 'unauthenticated',
+    title: 'Unauthorized',
+    detail: 'Valid credentials are required to access this resource.',
+  },
+  ERR_SECURITY_PERMISSION_DENIED: {
+    status: 403,
+    slug: 'forbidden',
+    title: 'Forbidden',
+    detail: 'You do not have permission to perform this action.',
+  },
+  ERR_SECURITY_INVALID_INPUT: {
+    status: 400,
+    slug: 'invalid-request',
+    title: 'Bad Request',
+    detail: 'The request has invalid parameters.',
+  },
+  ERR_SECURITY_MALFORMED_BODY: {
+    status: 400,
+    slug: 'malformed-body',
+    title: 'Bad Request',
+    detail: 'The request body could not be parsed.',
+  },
+  ERR_SECURITY_PAYLOAD_TOO_LARGE: {
+    status: 413,
+    slug: 'payload-too-large',
+    title: 'Content Too Large',
+    detail: 'The request body is larger than this endpoint accepts.',
+  },
+  ERR_SECURITY_RATE_LIMITED: {
+    status: 429,
+    slug: 'rate-limited',
+    title: 'Too Many Requests',
+    detail: 'Too many requests; retry after the time given in Retry-After.',
+  },
+  ERR_SECURITY_STORE_UNAVAILABLE: {
+    status: 503,
+    slug: 'service-unavailable',
+    title: 'Service Unavailable',
+    detail: 'The service is temporarily unable to handle this request; retry later.',
+  },
+});
+
+/** Problem types for errors that do not come from this library (Nest's HttpException or anything else). */
+export const GENERIC_PROBLEM_TYPES = Object.freeze({
+  400: { status: 400, slug: 'bad-request', title: 'Bad Request', detail: 'The request could not be processed.' },
+  404: { status: 404, slug: 'not-found', title: 'Not Found', detail: 'No resource exists at this address.' },
+  405: { status: 405, slug: 'method-not-allowed', title: 'Method Not Allowed', detail: 'This method is not allowed here.' },
+  413: PROBLEM_TYPES.ERR_SECURITY_PAYLOAD_TOO_LARGE,
+  500: {
+    status: 500,
+    slug: 'internal-error',
+    title: 'Internal Server Error',
+    detail: 'An unexpected error occurred. Quote the request id when reporting it.',
+  },
+} satisfies Record<number, ProblemType>);
+
+/** Looks up the problem type of a `SecurityError`; an unmapped code is a bug and answers 500. */
+export function problemTypeOf(error: SecurityError): ProblemType {
+  return PROBLEM_TYPES[error.code] ?? GENERIC_PROBLEM_TYPES[500];
+}

@@ -1,0 +1,26 @@
+import type { AbstractHttpAdapter } from '@nestjs/core';
+import { requestIdOf, type HttpRequestLike } from './http-request.js';
+
+const INSTALLED = new WeakSet<object>();
+
+/**
+ * Assigns the request id and writes `X-Request-Id` as the first thing on every request, including
+ * unknown routes, on Express and Fastify. Errors raised before it runs (body parser) get their id from
+ * the exception filter, which assigns one the same way.
+ */
+export function installRequestIdHook(adapter: AbstractHttpAdapter, trustInbound: boolean): void {
+  const instance = adapter.getInstance();
+  if (INSTALLED.has(instance)) return;
+  INSTALLED.add(instance);
+  if (adapter.getType() === 'fastify') {
+    instance.addHook('onRequest', (request: HttpRequestLike, reply: { header(n: string, v: string): void }, done: () => void) => {
+      reply.header('X-Request-Id', requestIdOf(request, trustInbound));
+      done();
+    });
+    return;
+  }
+  instance.use((request: HttpRequestLike, response: { setHeader(n: string, v: string): void }, next: () => void) => {
+    response.setHeader('X-Request-Id', requestIdOf(request, trustInbound));
+    next();
+  });
+}

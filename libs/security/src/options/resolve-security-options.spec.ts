@@ -1,0 +1,135 @@
+import { SecurityConfigError } from '../core/errors.js';
+import { resolveSecurityOptions } from './resolve-security-options.js';
+import type { SecurityModuleOptions } from './security-options.js';
+
+function codeOf(options: unknown, env: { NODE_ENV?: string } = {}): string | undefined {
+  try {
+    resolveSecurityOptions(options as SecurityModuleOptions, env);
+    return undefined;
+  } catch (error) {
+    expect(error).toBeInstanceOf(SecurityConfigError);
+    return (error as SecurityConfigError).code;
+  }
+}
+
+describe('resolveSecurityOptions', () => {
+  it('fills every feature from the defaults', () => {
+    const options = resolveSecurityOptions();
+    expect(options.environment).toBe('development');
+    expect(options.requestId).toEqual({ trustInbound: true });
+    expect(options.authentication).toEqual({ nonHttpContexts: 'skip' });
+    expect(options.apiKeys).toEqual({ prefix: 'sk', environment: 'live', queryParam: false, defaultExpiryMs: false });
+    expect(options.rateLimit).toEqual({
+      policies: {
+        ip: { limit: 1000, windowMs: 60_000 },
+        principal: { limit: 100, windowMs: 60_000 },
+        login: { limit: 5, windowMs: 300_000 },
+      },
+      onStoreFailure: 'local',
+    });
+    expect(options.cors).toEqual({ origins: [], credentials: false, maxAgeSeconds: 600 });
+    expect(options.audit).toEqual({ log: true, database: true });
+    expect(options.redis).toBe(false);
+    expect(options.trustProxy).toBe(false);
+  });
+
+  it('returns deeply frozen options', () => {
+    const options = resolveSecurityOptions({ cors: { origins: ['https://a.example'] } });
+    expect(Object.isFrozen(options)).toBe(true);
+    expect(Object.isFrozen(options.rateLimit && options.rateLimit.policies.ip)).toBe(true);
+    expect(() => (options.cors as { origins: string[] }).origins.push('https://evil.example')).toThrow(TypeError);
+  });
+
+  it('does not share state between calls or mutate the input', () => {
+    const input = { cors: { origins: ['https://a.example'] } };
+    const first = resolveSecurityOptions(input);
+    expect(input.cors.origins).toEqual(['https://a.example']);
+    expect(Object.isFrozen(input.cors.origins)).toBe(false);
+    expect(resolveSecurityOptions().cors).not.toBe(first.cors);
+  });
+
+  it.each(['requestId', 'apiKeys', 'rateLimit', 'cors', 'audit'] as const)('false switches %s off', (feature) => {
+    expect(resolveSecurityOptions({ [feature]: false })[feature]).toBe(false);
+  });
+
+  it('true keeps a feature on with its defaults', () => {
+    expect(resolveSecurityOptions({ audit: true } as unknown as SecurityModuleOptions).audit).toEqual({ log: true, database: true });
+  });
+
+  it('merges partial feature options over the defaults', () => {
+    const options = resolveSecurityOptions({
+      apiKeys: { prefix: 'acme', defaultExpiry: '90d' },
+      rateLimit: { policies: { ip: '10/1s', principal: false } },
+    });
+    expect(options.apiKeys).toMatchObject({ prefix: 'acme', environment: 'live', defaultExpiryMs: 90 * 86_400_000 });
+    expect(options.rateLimit && options.rateLimit.policies).toEqual({
+      ip: { limit: 10, windowMs: 1000 },
+      principal: false,
+      login: { limit: 5, windowMs: 300_000 },
+    });
+  });
+
+  it('takes the environment from NODE_ENV unless given', () => {
+    expect(resolveSecurityOptions({}, { NODE_ENV: 'production' }).environment).toBe('production');
+    expect(resolveSecurityOptions({}, { NODE_ENV: 'test' }).environment).toBe('test');
+    expect(resolveSecurityOptions({}, { NODE_ENV: 'staging' }).environment).toBe('development');
+    expect(resolveSecurityOptions({ environment: 'test' }, { NODE_ENV: 'production' }).environment).toBe('test');
+  });
+
+  it('accepts a Redis URL as a string or an object', () => {
+    expect(resolveSecurityOptions({ redis: 'redis://127.0.0.1:6379' }).redis).toEqual({ url: 'redis://127.0.0.1:6379', keyPrefix: 'nas:' });
+    expect(resolveSecurityOptions({ redis: { url: 'rediss://h:6380', keyPrefix: 'app:' } }).redis).toEqual({ url: 'rediss://h:6380', keyPrefix: 'app:' });
+  });
+
+  it('accepts a trusted proxy hop count or addresses and CIDRs', () => {
+    expect(resolveSecurityOptions({ trustProxy: 1 }).trustProxy).toBe(1);
+    expect(resolveSecurityOptions({ trustProxy: ['10.0.0.0/8', '::1', '192.168.1.1'] }).trustProxy).toEqual(['10.0.0.0/8', '::1', '192.168.1.1']);
+  });
+
+  it('warns about a query-string key outside production and refuses it in production', () => {
+    expect(resolveSecurityOptions({ apiKeys: { queryParam: 'api_key' } }).warnings.join('\n')).toMatch(/query string/);
+    expect(codeOf({ apiKeys: { queryParam: 'api_key' } }, { NODE_ENV: 'production' })).toBe('ERR_SECURITY_CONFIG_QUERY_KEY_IN_PRODUCTION');
+  });
+
+  it.each<[string, unknown, string, { NODE_ENV?: string }?]>([
+    ['unknown top-level option (typo)', { rateLimits: {} }, 'ERR_SECURITY_CONFIG_UNKNOWN_OPTION'],
+    ['options that are not an object', 'yes', 'ERR_SECURITY_CONFIG_TYPE'],
+    ['a feature given a string', { cors: 'on' }, 'ERR_SECURITY_CONFIG_TYPE'],
+    ['a boolean option given a string', { audit: { log: 'yes' } }, 'ERR_SECURITY_CONFIG_TYPE'],
+    ['an unknown environment', { environment: 'prod' }, 'ERR_SECURITY_CONFIG_INVALID_ENVIRONMENT'],
+    ['a limit without a unit', { rateLimit: { policies: { ip: '1000/60' } } }, 'ERR_SECURITY_CONFIG_INVALID_LIMIT'],
+    ['a limit of zero', { rateLimit: { policies: { principal: '0/60s' } } }, 'ERR_SECURITY_CONFIG_INVALID_LIMIT'],
+    ['a limit with a zero window', { rateLimit: { policies: { login: '5/0s' } } }, 'ERR_SECURITY_CONFIG_INVALID_LIMIT'],
+    ['a limit given as a number', { rateLimit: { policies: { ip: 1000 } } }, 'ERR_SECURITY_CONFIG_INVALID_LIMIT'],
+    ['an unknown rate-limit policy', { rateLimit: { policies: { user: '1/1s' } } }, 'ERR_SECURITY_CONFIG_UNKNOWN_OPTION'],
+    ['an unknown store failure mode', { rateLimit: { onStoreFailure: 'ignore' } }, 'ERR_SECURITY_CONFIG_INVALID_STORE_FAILURE_MODE'],
+    ['a duration with a bad unit', { apiKeys: { defaultExpiry: '30days' } }, 'ERR_SECURITY_CONFIG_INVALID_DURATION'],
+    ['a duration of zero', { apiKeys: { defaultExpiry: '0d' } }, 'ERR_SECURITY_CONFIG_INVALID_DURATION'],
+    ['a negative duration', { cors: { maxAge: '-1s' } }, 'ERR_SECURITY_CONFIG_INVALID_DURATION'],
+    ['a key prefix with an underscore', { apiKeys: { prefix: 'sk_x' } }, 'ERR_SECURITY_CONFIG_INVALID_KEY_PREFIX'],
+    ['an upper-case key prefix', { apiKeys: { prefix: 'SK' } }, 'ERR_SECURITY_CONFIG_INVALID_KEY_PREFIX'],
+    ['an unknown key environment', { apiKeys: { environment: 'prod' } }, 'ERR_SECURITY_CONFIG_INVALID_VALUE'],
+    ['CORS "*" with credentials', { cors: { origins: ['*'], credentials: true } }, 'ERR_SECURITY_CONFIG_PERMISSIVE_CORS'],
+    ['CORS "*" mixed with origins', { cors: { origins: ['*', 'https://a.example'] } }, 'ERR_SECURITY_CONFIG_INVALID_ORIGIN'],
+    ['a CORS origin with a path', { cors: { origins: ['https://a.example/app'] } }, 'ERR_SECURITY_CONFIG_INVALID_ORIGIN'],
+    ['a CORS origin with a trailing slash', { cors: { origins: ['https://a.example/'] } }, 'ERR_SECURITY_CONFIG_INVALID_ORIGIN'],
+    ['a CORS pattern instead of an origin', { cors: { origins: ['*.example.com'] } }, 'ERR_SECURITY_CONFIG_INVALID_ORIGIN'],
+    ['an http origin in production', { cors: { origins: ['http://a.example'] } }, 'ERR_SECURITY_CONFIG_INSECURE_ORIGIN', { NODE_ENV: 'production' }],
+    ['a Redis URL of another scheme', { redis: 'http://127.0.0.1:6379' }, 'ERR_SECURITY_CONFIG_INVALID_REDIS_URL'],
+    ['a Redis URL that does not parse', { redis: 'not a url' }, 'ERR_SECURITY_CONFIG_INVALID_REDIS_URL'],
+    ['trustProxy: true', { trustProxy: true }, 'ERR_SECURITY_CONFIG_PERMISSIVE_TRUST_PROXY'],
+    ['a trusted CIDR of /0', { trustProxy: ['0.0.0.0/0'] }, 'ERR_SECURITY_CONFIG_PERMISSIVE_TRUST_PROXY'],
+    ['a trusted proxy that is not an address', { trustProxy: ['proxy.local'] }, 'ERR_SECURITY_CONFIG_INVALID_TRUST_PROXY'],
+    ['a trusted hop count of 0', { trustProxy: 0 }, 'ERR_SECURITY_CONFIG_INVALID_TRUST_PROXY'],
+    ['an unknown non-HTTP mode', { authentication: { nonHttpContexts: 'allow' } }, 'ERR_SECURITY_CONFIG_INVALID_VALUE'],
+    ['a relative problem type base', { problems: { typeBaseUri: '/problems/' } }, 'ERR_SECURITY_CONFIG_INVALID_VALUE'],
+  ])('rejects %s', (_name, options, code, env) => {
+    expect(codeOf(options, env)).toBe(code);
+  });
+
+  it('names the option and the fix in the message', () => {
+    expect(() => resolveSecurityOptions({ rateLimit: { policies: { ip: '1000' } } })).toThrow(
+      /^rateLimit\.policies\.ip: "1000" is not a limit; use count\/window, e\.g\. "1000\/60s"$/,
+    );
+  });
+});

@@ -1,0 +1,291 @@
+import { isIP } from 'node:net';
+import { SecurityConfigError } from '../core/errors.js';
+import { parseDuration, parseLimit, type Limit } from '../core/durations.js';
+import { SECURITY_DEFAULTS } from './security-defaults.js';
+import type {
+  ResolvedSecurityOptions,
+  SecurityEnvironment,
+  SecurityModuleOptions,
+  StoreFailureMode,
+} from './security-options.js';
+
+const FEATURE_KEYS = new Set<string>([
+  'environment',
+  'requestId',
+  'authentication',
+  'problems',
+  'apiKeys',
+  'rateLimit',
+  'cors',
+  'audit',
+  'redis',
+  'trustProxy',
+]);
+const ENVIRONMENTS: readonly SecurityEnvironment[] = ['production', 'development', 'test'];
+const STORE_FAILURE_MODES: readonly StoreFailureMode[] = ['fail-closed', 'fail-open', 'local'];
+const KEY_PREFIX = /^[a-z][a-z0-9]{1,15}$/;
+const QUERY_PARAM = /^[A-Za-z0-9_-]{1,64}$/;
+
+type Raw = Record<string, unknown>;
+
+/**
+ * Merges `options` over the frozen defaults, checks every value and returns deeply frozen options.
+ * Pure: no I/O, no Nest. Throws `SecurityConfigError` naming the option and the fix.
+ * @example resolveSecurityOptions({ rateLimit: { policies: { ip: '100/60s' } } })
+ */
+export function resolveSecurityOptions(
+  options: SecurityModuleOptions = {},
+  env: { NODE_ENV?: string } = {},
+): ResolvedSecurityOptions {
+  if (!isRecord(options)) fail('TYPE', '(root)', 'options must be an object');
+  for (const key of Object.keys(options)) {
+    if (!FEATURE_KEYS.has(key)) {
+      fail('UNKNOWN_OPTION', key, `unknown option; expected one of ${[...FEATURE_KEYS].join(', ')}`);
+    }
+  }
+  const warnings: string[] = [];
+  const environment = resolveEnvironment(options.environment, env.NODE_ENV);
+  const production = environment === 'production';
+
+  const resolved: ResolvedSecurityOptions = {
+    environment,
+    requestId: feature(options.requestId, 'requestId', (raw) => ({
+      trustInbound: bool(raw.trustInbound, 'requestId.trustInbound', SECURITY_DEFAULTS.requestId.trustInbound),
+    })),
+    authentication: (() => {
+      const raw = section(options.authentication, 'authentication', false) ?? {};
+      const mode = raw.nonHttpContexts ?? SECURITY_DEFAULTS.authentication.nonHttpContexts;
+      if (mode !== 'skip' && mode !== 'deny') {
+        fail('INVALID_VALUE', 'authentication.nonHttpContexts', "use 'skip' or 'deny'");
+      }
+      return { nonHttpContexts: mode };
+    })(),
+    problems: (() => {
+      const raw = section(options.problems, 'problems', false) ?? {};
+      const typeBaseUri = raw.typeBaseUri ?? SECURITY_DEFAULTS.problems.typeBaseUri;
+      if (typeof typeBaseUri !== 'string' || !isAbsoluteUri(typeBaseUri)) {
+        fail('INVALID_VALUE', 'problems.typeBaseUri', 'use an absolute URI such as https://example.com/problems/');
+      }
+      return { typeBaseUri };
+    })(),
+    apiKeys: feature(options.apiKeys, 'apiKeys', (raw) => {
+      const d = SECURITY_DEFAULTS.apiKeys;
+      const prefix = raw.prefix ?? d.prefix;
+      if (typeof prefix !== 'string' || !KEY_PREFIX.test(prefix)) {
+        fail('INVALID_KEY_PREFIX', 'apiKeys.prefix', 'use 2 to 16 lower-case letters or digits starting with a letter, e.g. "sk"');
+      }
+      const keyEnvironment = raw.environment ?? d.environment;
+      if (keyEnvironment !== 'live' && keyEnvironment !== 'test') {
+        fail('INVALID_VALUE', 'apiKeys.environment', "use 'live' or 'test'");
+      }
+      const queryParam = raw.queryParam ?? d.queryParam;
+      if (queryParam !== false && (typeof queryParam !== 'string' || !QUERY_PARAM.test(queryParam))) {
+        fail('INVALID_VALUE', 'apiKeys.queryParam', 'use false or a parameter name of letters, digits, _ and -');
+      }
+      if (queryParam !== false) {
+        const message = `apiKeys.queryParam: keys accepted in the query string ("${queryParam}") end up in access logs, proxies and browser history`;
+        if (production) fail('QUERY_KEY_IN_PRODUCTION', 'apiKeys.queryParam', 'set it to false in production; send keys in X-API-Key');
+        warnings.push(message);
+      }
+      const expiry = raw.defaultExpiry ?? d.defaultExpiry;
+      const defaultExpiryMs = expiry === false ? false : duration(expiry, 'apiKeys.defaultExpiry');
+      return { prefix, environment: keyEnvironment, queryParam, defaultExpiryMs };
+    }),
+    rateLimit: feature(options.rateLimit, 'rateLimit', (raw) => {
+      const d = SECURITY_DEFAULTS.rateLimit;
+      const policies = section(raw.policies, 'rateLimit.policies', false) ?? {};
+      for (const key of Object.keys(policies)) {
+        if (!['ip', 'principal', 'login'].includes(key)) {
+          fail('UNKNOWN_OPTION', `rateLimit.policies.${key}`, 'expected ip, principal or login (route policies go in @RateLimit())');
+        }
+      }
+      const optionalLimit = (value: unknown, name: 'ip' | 'principal'): Limit | false =>
+        value === false ? false : limit(value ?? d.policies[name], `rateLimit.policies.${name}`);
+      const onStoreFailure = raw.onStoreFailure ?? d.onStoreFailure;
+      if (!STORE_FAILURE_MODES.includes(onStoreFailure as StoreFailureMode)) {
+        fail('INVALID_STORE_FAILURE_MODE', 'rateLimit.onStoreFailure', `use one of ${STORE_FAILURE_MODES.join(', ')}`);
+      }
+      if (onStoreFailure === 'fail-open') {
+        warnings.push('rateLimit.onStoreFailure: fail-open lets every request through while Redis is down');
+      }
+      return {
+        policies: {
+          ip: optionalLimit(policies.ip, 'ip'),
+          principal: optionalLimit(policies.principal, 'principal'),
+          login: limit(policies.login ?? d.policies.login, 'rateLimit.policies.login'),
+        },
+        onStoreFailure: onStoreFailure as StoreFailureMode,
+      };
+    }),
+    cors: feature(options.cors, 'cors', (raw) => {
+      const d = SECURITY_DEFAULTS.cors;
+      const origins = raw.origins ?? d.origins;
+      if (!Array.isArray(origins)) fail('INVALID_VALUE', 'cors.origins', 'use an array of origins such as ["https://app.example.com"]');
+      const credentials = bool(raw.credentials, 'cors.credentials', d.credentials);
+      const wildcard = origins.includes('*');
+      if (wildcard && origins.length > 1) {
+        fail('INVALID_ORIGIN', 'cors.origins', 'use either ["*"] or a list of exact origins, not both');
+      }
+      if (wildcard && credentials) {
+        fail('PERMISSIVE_CORS', 'cors', 'credentials cannot be combined with origin "*"; list the exact origins instead');
+      }
+      for (const origin of origins) {
+        if (origin === '*') continue;
+        if (typeof origin !== 'string' || !isOrigin(origin)) {
+          fail('INVALID_ORIGIN', 'cors.origins', `"${String(origin)}" is not an origin; use scheme://host[:port] with no path, e.g. https://app.example.com`);
+        }
+        if (production && origin.startsWith('http://') && !isLoopbackOrigin(origin)) {
+          fail('INSECURE_ORIGIN', 'cors.origins', `"${origin}" uses http in production; use https`);
+        }
+      }
+      const maxAgeMs = duration(raw.maxAge ?? d.maxAge, 'cors.maxAge', true);
+      return { origins: [...origins], credentials, maxAgeSeconds: Math.floor(maxAgeMs / 1000) };
+    }),
+    audit: feature(options.audit, 'audit', (raw) => ({
+      log: bool(raw.log, 'audit.log', SECURITY_DEFAULTS.audit.log),
+      database: bool(raw.database, 'audit.database', SECURITY_DEFAULTS.audit.database),
+    })),
+    redis: resolveRedis(options.redis),
+    trustProxy: resolveTrustProxy(options.trustProxy),
+    warnings,
+  };
+  if (resolved.authentication.nonHttpContexts === 'skip') {
+    warnings.push('authentication.nonHttpContexts: non-HTTP handlers (GraphQL, WebSocket, microservices) are not checked by the security guards');
+  }
+  return deepFreeze(resolved);
+}
+
+function resolveEnvironment(value: unknown, nodeEnv: string | undefined): SecurityEnvironment {
+  if (value === undefined) {
+    if (nodeEnv === 'production' || nodeEnv === 'test') return nodeEnv;
+    return 'development';
+  }
+  if (!ENVIRONMENTS.includes(value as SecurityEnvironment)) {
+    fail('INVALID_ENVIRONMENT', 'environment', `use one of ${ENVIRONMENTS.join(', ')}`);
+  }
+  return value as SecurityEnvironment;
+}
+
+function resolveRedis(value: unknown): ResolvedSecurityOptions['redis'] {
+  if (value === undefined || value === false) return false;
+  const raw = typeof value === 'string' ? { url: value } : section(value, 'redis', false);
+  const url = raw?.url;
+  let parsed: URL | undefined;
+  try {
+    parsed = typeof url === 'string' ? new URL(url) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:')) {
+    fail('INVALID_REDIS_URL', 'redis.url', 'use a redis:// or rediss:// URL such as redis://127.0.0.1:6379');
+  }
+  const keyPrefix = raw?.keyPrefix ?? SECURITY_DEFAULTS.redisKeyPrefix;
+  if (typeof keyPrefix !== 'string' || keyPrefix.length === 0 || keyPrefix.length > 64) {
+    fail('INVALID_VALUE', 'redis.keyPrefix', 'use a non-empty prefix of at most 64 characters, e.g. "nas:"');
+  }
+  return { url: url as string, keyPrefix };
+}
+
+function resolveTrustProxy(value: unknown): ResolvedSecurityOptions['trustProxy'] {
+  if (value === undefined || value === false) return false;
+  if (value === true) {
+    fail('PERMISSIVE_TRUST_PROXY', 'trustProxy', 'true would let any client choose its IP with X-Forwarded-For; give a hop count or the proxy addresses/CIDRs');
+  }
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value) || value < 1 || value > 10) fail('INVALID_TRUST_PROXY', 'trustProxy', 'use a hop count from 1 to 10');
+    return value;
+  }
+  if (!Array.isArray(value) || value.length === 0) {
+    fail('INVALID_TRUST_PROXY', 'trustProxy', 'use false, a hop count, or a non-empty list of addresses/CIDRs');
+  }
+  for (const entry of value) {
+    if (typeof entry !== 'string' || !isAddressOrCidr(entry)) {
+      fail('INVALID_TRUST_PROXY', 'trustProxy', `"${String(entry)}" is not an IP address or CIDR`);
+    }
+    if (/\/0$/.test(entry)) fail('PERMISSIVE_TRUST_PROXY', 'trustProxy', `"${entry}" trusts every address; list the proxies`);
+  }
+  return [...value];
+}
+
+function feature<T>(value: unknown, name: string, build: (raw: Raw) => T): T | false {
+  if (value === false) return false;
+  return build(section(value, name, true) ?? {});
+}
+
+function section(value: unknown, name: string, switchable: boolean): Raw | undefined {
+  if (value === undefined || value === true) return undefined;
+  if (!isRecord(value)) {
+    fail('TYPE', name, switchable ? 'use an options object, true for the defaults, or false to switch it off' : 'use an options object');
+  }
+  return value;
+}
+
+function bool(value: unknown, name: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') fail('TYPE', name, 'use true or false');
+  return value;
+}
+
+function duration(value: unknown, name: string, allowZero = false): number {
+  const ms = typeof value === 'string' ? parseDuration(value, { allowZero }) : undefined;
+  if (ms === undefined) {
+    fail('INVALID_DURATION', name, `"${String(value)}" is not a duration; use a number and a unit (ms, s, m, h, d), e.g. "30d"`);
+  }
+  return ms;
+}
+
+function limit(value: unknown, name: string): Limit {
+  const parsed = typeof value === 'string' ? parseLimit(value) : undefined;
+  if (!parsed) {
+    fail('INVALID_LIMIT', name, `"${String(value)}" is not a limit; use count/window, e.g. "1000/60s"`);
+  }
+  return parsed;
+}
+
+function fail(code: string, option: string, message: string): never {
+  throw new SecurityConfigError(`ERR_SECURITY_CONFIG_${code}`, option, message);
+}
+
+function isRecord(value: unknown): value is Raw {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isAbsoluteUri(text: string): boolean {
+  try {
+    return new URL(text).protocol.length > 1;
+  } catch {
+    return false;
+  }
+}
+
+function isOrigin(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === text;
+  } catch {
+    return false;
+  }
+}
+
+function isLoopbackOrigin(origin: string): boolean {
+  const host = new URL(origin).hostname;
+  return host === 'localhost' || host === '127.0.0.1' || host === '[::1]';
+}
+
+function isAddressOrCidr(text: string): boolean {
+  const [address, bits, extra] = text.split('/');
+  if (extra !== undefined || !address) return false;
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  if (!/^\d{1,3}$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

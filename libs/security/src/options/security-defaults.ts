@@ -1,0 +1,14 @@
+/** The defaults of every option, frozen. `resolveSecurityOptions` merges a user's options over them. */
+export const SECURITY_DEFAULTS = Object.freeze({
+  requestId: Object.freeze({ trustInbound: true }),
+  authentication: Object.freeze({ nonHttpContexts: 'skip' as const }),
+  problems: Object.freeze({ typeBaseUri: 'https://nest-api-security.dev/problems/' }),
+  apiKeys: Object.freeze({ prefix: 'sk', environment: 'live' as const, queryParam: false as const, defaultExpiry: false as const }),
+  rateLimit: Object.freeze({
+    policies: Object.freeze({ ip: '1000/60s', principal: '100/60s', login: '5/300s' }),
+    onStoreFailure: 'local' as const,
+  }),
+  cors: Object.freeze({ origins: Object.freeze([] as string[]), credentials: false, maxAge: '10m' }),
+  audit: Object.freeze({ log: true, database: true }),
+  redisKeyPrefix: 'nas:',
+});

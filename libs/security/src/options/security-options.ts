@@ -1,0 +1,118 @@
+import type { Limit } from '../core/durations.js';
+
+/** Where the library runs. `production` turns risky settings from boot warnings into boot errors. */
+export type SecurityEnvironment = 'production' | 'development' | 'test';
+
+/** What happens on a non-HTTP execution context (GraphQL, WebSocket, microservice handler). */
+export type NonHttpContextMode = 'skip' | 'deny';
+
+/** Request ids: kept from `X-Request-Id` when safe, otherwise generated; echoed on every response. */
+export interface RequestIdOptions {
+  /** Keep a well-formed inbound id (default true). Turn off when clients are untrusted and ids matter. */
+  readonly trustInbound?: boolean;
+}
+
+/** Authentication is always on: every route needs a principal unless marked `@Public()`. */
+export interface AuthenticationOptions {
+  /**
+   * Non-HTTP contexts: `skip` lets them through untouched (secure them with their own guards),
+   * `deny` refuses them. Default `skip`, logged at boot.
+   */
+  readonly nonHttpContexts?: NonHttpContextMode;
+}
+
+/** RFC 9457 problem bodies. */
+export interface ProblemOptions {
+  /** Absolute URI that each problem type's slug is appended to. */
+  readonly typeBaseUri?: string;
+}
+
+/** API keys: `<prefix>_<environment>_<id><secret><crc>`. */
+export interface ApiKeyOptions {
+  /** Lower-case letters and digits, 2 to 16 characters, starting with a letter (default `sk`). */
+  readonly prefix?: string;
+  /** Environment written into new keys (default `live`). */
+  readonly environment?: 'live' | 'test';
+  /** Also accept the key in this query parameter (default off: query strings end up in logs). */
+  readonly queryParam?: string | false;
+  /** Default lifetime of new keys, a duration such as `90d`, or `false` for no expiry (default). */
+  readonly defaultExpiry?: string | false;
+}
+
+/** What the rate limiter does while its shared store is unreachable. */
+export type StoreFailureMode = 'fail-closed' | 'fail-open' | 'local';
+
+/** Rate limits per IP, per principal and per route; limits use the `1000/60s` grammar. */
+export interface RateLimitOptions {
+  readonly policies?: { readonly ip?: string | false; readonly principal?: string | false; readonly login?: string };
+  /** Behaviour while Redis is down (default `local`: per-instance in-memory limits). */
+  readonly onStoreFailure?: StoreFailureMode;
+}
+
+/** CORS allow-list; origins are compared exactly, never reflected. */
+export interface CorsOptions {
+  /** Exact origins such as `https://app.example.com`, or `['*']` for any origin without credentials. */
+  readonly origins?: readonly string[];
+  /** Allow cookies and `Authorization` from the listed origins (never with `*`). */
+  readonly credentials?: boolean;
+  /** How long browsers may cache a preflight answer, a duration (default `10m`). */
+  readonly maxAge?: string;
+}
+
+/** Security events: one JSON log line and one audit row each. */
+export interface AuditOptions {
+  /** Write the JSON log line (default true). */
+  readonly log?: boolean;
+  /** Write the `audit_events` row (default true; needs the TypeORM entities). */
+  readonly database?: boolean;
+}
+
+/** Shared Redis connection for features that must share state across instances. */
+export interface RedisOptions {
+  /** `redis://` or `rediss://` URL. */
+  readonly url: string;
+  /** Prefix of every key this library writes (default `nas:`). */
+  readonly keyPrefix?: string;
+}
+
+/** Client addresses to trust for `X-Forwarded-For`: a hop count or a list of addresses and CIDRs. */
+export type TrustProxyOption = false | number | readonly string[];
+
+/** What `SecurityModule.forRoot()` takes. One key per feature; `false` switches a feature off. */
+export interface SecurityModuleOptions {
+  readonly environment?: SecurityEnvironment;
+  readonly requestId?: RequestIdOptions | false;
+  readonly authentication?: AuthenticationOptions;
+  readonly problems?: ProblemOptions;
+  readonly apiKeys?: ApiKeyOptions | false;
+  readonly rateLimit?: RateLimitOptions | false;
+  readonly cors?: CorsOptions | false;
+  readonly audit?: AuditOptions | false;
+  readonly redis?: RedisOptions | string | false;
+  readonly trustProxy?: TrustProxyOption;
+}
+
+/** Options after defaults are merged and every value is checked and parsed. Deeply frozen. */
+export interface ResolvedSecurityOptions {
+  readonly environment: SecurityEnvironment;
+  readonly requestId: Required<RequestIdOptions> | false;
+  readonly authentication: Required<AuthenticationOptions>;
+  readonly problems: Required<ProblemOptions>;
+  readonly apiKeys:
+    | { readonly prefix: string; readonly environment: 'live' | 'test'; readonly queryParam: string | false; readonly defaultExpiryMs: number | false }
+    | false;
+  readonly rateLimit:
+    | {
+        readonly policies: { readonly ip: Limit | false; readonly principal: Limit | false; readonly login: Limit };
+        readonly onStoreFailure: StoreFailureMode;
+      }
+    | false;
+  readonly cors:
+    | { readonly origins: readonly string[]; readonly credentials: boolean; readonly maxAgeSeconds: number }
+    | false;
+  readonly audit: Required<AuditOptions> | false;
+  readonly redis: Required<RedisOptions> | false;
+  readonly trustProxy: false | number | readonly string[];
+  /** Non-fatal findings, logged at boot (fatal in production where noted). */
+  readonly warnings: readonly string[];
+}

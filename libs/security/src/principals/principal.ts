@@ -1,0 +1,16 @@
+/** How a request proved who it is. */
+export type AuthMethod = 'api-key' | 'signature' | 'oauth' | 'session' | 'test';
+
+/** The authenticated caller of a request, as every guard after authentication sees it. */
+export interface Principal {
+  readonly id: string;
+  readonly kind: 'user' | 'service';
+  readonly roles: readonly string[];
+  /** Effective permissions (`resource:action`), already narrowed by key scopes or token scopes. */
+  readonly permissions: readonly string[];
+  readonly attributes: Readonly<Record<string, unknown>>;
+  readonly authMethod: AuthMethod;
+  /** The API key or signing key id that authenticated the request, when there is one. */
+  readonly keyId?: string;
+  readonly createdAt?: Date;
+}
