@@ -1,2 +1,54 @@
-import { hello } from '@app/security';
-console.log('hello', hello);
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import type { Server } from 'node:http';
+import { readDemoConfig } from './config/demo-config.js';
+import { createDemoApp } from './create-app.js';
+
+async function bootstrap(): Promise<void> {
+  const config = readDemoConfig();
+  const demo = await createDemoApp(config);
+  await demo.app.listen(config.port, config.host);
+  Logger.log(`listening on ${await demo.app.getUrl()} (${config.adapter}); OpenAPI at /docs`, 'Demo');
+
+  // Graceful shutdown: stop accepting, let in-flight requests finish (app.close waits for them), then
+  // close the database. A second signal exits at once.
+  let closing = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (closing) process.exit(1);
+    closing = true;
+    Logger.log(`${signal}: finishing in-flight requests, then closing`, 'Demo');
+    drain(demo.app.getHttpServer() as Server)
+      .then(() => demo.close())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          Logger.error(error, 'Demo');
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+}
+
+const DRAIN_TIMEOUT_MS = 10_000;
+
+/**
+ * Stops accepting connections, closes idle keep-alive ones, and resolves once every in-flight request
+ * has been answered (or after DRAIN_TIMEOUT_MS, when the rest are cut).
+ */
+function drain(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    const force = setTimeout(() => server.closeAllConnections(), DRAIN_TIMEOUT_MS).unref();
+    // A keep-alive connection becomes idle once its response is written; close those as they appear.
+    const sweep = setInterval(() => server.closeIdleConnections(), 100).unref();
+    server.close(() => {
+      clearTimeout(force);
+      clearInterval(sweep);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
+
+await bootstrap();

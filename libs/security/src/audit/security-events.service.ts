@@ -23,7 +23,7 @@ export class SecurityEvents {
 
   /** Builds, logs and stores one event. Resolves once the audit row is written (or failed). */
   async record(input: SecurityEventInput): Promise<SecurityEventRecord> {
-    const details = redactSecrets({ ...(input.details ?? {}), ...(input.actor ? { actor: input.actor } : {}) });
+    const details = redactSecrets({ ...input.details, ...(input.actor ? { actor: input.actor } : {}) });
     const record: SecurityEventRecord = {
       id: randomUUID(),
       at: new Date(this.clock.now()),

@@ -30,7 +30,10 @@ describe('parseLimit', () => {
     expect(parseLimit('1/1d')).toEqual({ limit: 1, windowMs: 86_400_000 });
   });
 
-  it.each(['1000', '/60s', '1000/s', '1000/60', '0/60s', '5/0s', '1000 / 60s', '-1/60s', '1.5/60s'])('refuses %j', (text) => {
-    expect(parseLimit(text)).toBeUndefined();
-  });
+  it.each(['1000', '/60s', '1000/s', '1000/60', '0/60s', '5/0s', '1000 / 60s', '-1/60s', '1.5/60s'])(
+    'refuses %j',
+    (text) => {
+      expect(parseLimit(text)).toBeUndefined();
+    },
+  );
 });

@@ -130,7 +130,11 @@ function normalize(exception: unknown): unknown {
   const cause = exception.cause as { type?: string; code?: string } | undefined;
   if (!cause) return exception;
   // Express (body-parser) and Fastify (content-type parser) name their parse failures differently.
-  if (cause.type === 'entity.parse.failed' || cause.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || cause.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
+  if (
+    cause.type === 'entity.parse.failed' ||
+    cause.code === 'FST_ERR_CTP_INVALID_JSON_BODY' ||
+    cause.code === 'FST_ERR_CTP_EMPTY_JSON_BODY'
+  ) {
     return new MalformedBodyError({}, { cause: exception });
   }
   if (cause.type === 'entity.too.large' || cause.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {

@@ -69,7 +69,12 @@ export const PROBLEM_TYPES: Readonly<Record<string, ProblemType>> = Object.freez
 export const GENERIC_PROBLEM_TYPES = Object.freeze({
   400: { status: 400, slug: 'bad-request', title: 'Bad Request', detail: 'The request could not be processed.' },
   404: { status: 404, slug: 'not-found', title: 'Not Found', detail: 'No resource exists at this address.' },
-  405: { status: 405, slug: 'method-not-allowed', title: 'Method Not Allowed', detail: 'This method is not allowed here.' },
+  405: {
+    status: 405,
+    slug: 'method-not-allowed',
+    title: 'Method Not Allowed',
+    detail: 'This method is not allowed here.',
+  },
   413: PROBLEM_TYPES.ERR_SECURITY_PAYLOAD_TOO_LARGE,
   500: {
     status: 500,

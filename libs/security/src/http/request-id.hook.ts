@@ -13,10 +13,13 @@ export function installRequestIdHook(adapter: AbstractHttpAdapter, trustInbound:
   if (INSTALLED.has(instance)) return;
   INSTALLED.add(instance);
   if (adapter.getType() === 'fastify') {
-    instance.addHook('onRequest', (request: HttpRequestLike, reply: { header(n: string, v: string): void }, done: () => void) => {
-      reply.header('X-Request-Id', requestIdOf(request, trustInbound));
-      done();
-    });
+    instance.addHook(
+      'onRequest',
+      (request: HttpRequestLike, reply: { header(n: string, v: string): void }, done: () => void) => {
+        reply.header('X-Request-Id', requestIdOf(request, trustInbound));
+        done();
+      },
+    );
     return;
   }
   instance.use((request: HttpRequestLike, response: { setHeader(n: string, v: string): void }, next: () => void) => {

@@ -37,7 +37,9 @@ describe('resolveSecurityOptions', () => {
     const options = resolveSecurityOptions({ cors: { origins: ['https://a.example'] } });
     expect(Object.isFrozen(options)).toBe(true);
     expect(Object.isFrozen(options.rateLimit && options.rateLimit.policies.ip)).toBe(true);
-    expect(() => (options.cors as { origins: string[] }).origins.push('https://evil.example')).toThrow(TypeError);
+    expect(() => (options.cors as unknown as { origins: string[] }).origins.push('https://evil.example')).toThrow(
+      TypeError,
+    );
   });
 
   it('does not share state between calls or mutate the input', () => {
@@ -53,7 +55,10 @@ describe('resolveSecurityOptions', () => {
   });
 
   it('true keeps a feature on with its defaults', () => {
-    expect(resolveSecurityOptions({ audit: true } as unknown as SecurityModuleOptions).audit).toEqual({ log: true, database: true });
+    expect(resolveSecurityOptions({ audit: true } as unknown as SecurityModuleOptions).audit).toEqual({
+      log: true,
+      database: true,
+    });
   });
 
   it('merges partial feature options over the defaults', () => {
@@ -77,18 +82,30 @@ describe('resolveSecurityOptions', () => {
   });
 
   it('accepts a Redis URL as a string or an object', () => {
-    expect(resolveSecurityOptions({ redis: 'redis://127.0.0.1:6379' }).redis).toEqual({ url: 'redis://127.0.0.1:6379', keyPrefix: 'nas:' });
-    expect(resolveSecurityOptions({ redis: { url: 'rediss://h:6380', keyPrefix: 'app:' } }).redis).toEqual({ url: 'rediss://h:6380', keyPrefix: 'app:' });
+    expect(resolveSecurityOptions({ redis: 'redis://127.0.0.1:6379' }).redis).toEqual({
+      url: 'redis://127.0.0.1:6379',
+      keyPrefix: 'nas:',
+    });
+    expect(resolveSecurityOptions({ redis: { url: 'rediss://h:6380', keyPrefix: 'app:' } }).redis).toEqual({
+      url: 'rediss://h:6380',
+      keyPrefix: 'app:',
+    });
   });
 
   it('accepts a trusted proxy hop count or addresses and CIDRs', () => {
     expect(resolveSecurityOptions({ trustProxy: 1 }).trustProxy).toBe(1);
-    expect(resolveSecurityOptions({ trustProxy: ['10.0.0.0/8', '::1', '192.168.1.1'] }).trustProxy).toEqual(['10.0.0.0/8', '::1', '192.168.1.1']);
+    expect(resolveSecurityOptions({ trustProxy: ['10.0.0.0/8', '::1', '192.168.1.1'] }).trustProxy).toEqual([
+      '10.0.0.0/8',
+      '::1',
+      '192.168.1.1',
+    ]);
   });
 
   it('warns about a query-string key outside production and refuses it in production', () => {
     expect(resolveSecurityOptions({ apiKeys: { queryParam: 'api_key' } }).warnings.join('\n')).toMatch(/query string/);
-    expect(codeOf({ apiKeys: { queryParam: 'api_key' } }, { NODE_ENV: 'production' })).toBe('ERR_SECURITY_CONFIG_QUERY_KEY_IN_PRODUCTION');
+    expect(codeOf({ apiKeys: { queryParam: 'api_key' } }, { NODE_ENV: 'production' })).toBe(
+      'ERR_SECURITY_CONFIG_QUERY_KEY_IN_PRODUCTION',
+    );
   });
 
   it.each<[string, unknown, string, { NODE_ENV?: string }?]>([
@@ -101,25 +118,62 @@ describe('resolveSecurityOptions', () => {
     ['a limit of zero', { rateLimit: { policies: { principal: '0/60s' } } }, 'ERR_SECURITY_CONFIG_INVALID_LIMIT'],
     ['a limit with a zero window', { rateLimit: { policies: { login: '5/0s' } } }, 'ERR_SECURITY_CONFIG_INVALID_LIMIT'],
     ['a limit given as a number', { rateLimit: { policies: { ip: 1000 } } }, 'ERR_SECURITY_CONFIG_INVALID_LIMIT'],
-    ['an unknown rate-limit policy', { rateLimit: { policies: { user: '1/1s' } } }, 'ERR_SECURITY_CONFIG_UNKNOWN_OPTION'],
-    ['an unknown store failure mode', { rateLimit: { onStoreFailure: 'ignore' } }, 'ERR_SECURITY_CONFIG_INVALID_STORE_FAILURE_MODE'],
+    [
+      'an unknown rate-limit policy',
+      { rateLimit: { policies: { user: '1/1s' } } },
+      'ERR_SECURITY_CONFIG_UNKNOWN_OPTION',
+    ],
+    [
+      'an unknown store failure mode',
+      { rateLimit: { onStoreFailure: 'ignore' } },
+      'ERR_SECURITY_CONFIG_INVALID_STORE_FAILURE_MODE',
+    ],
     ['a duration with a bad unit', { apiKeys: { defaultExpiry: '30days' } }, 'ERR_SECURITY_CONFIG_INVALID_DURATION'],
     ['a duration of zero', { apiKeys: { defaultExpiry: '0d' } }, 'ERR_SECURITY_CONFIG_INVALID_DURATION'],
     ['a negative duration', { cors: { maxAge: '-1s' } }, 'ERR_SECURITY_CONFIG_INVALID_DURATION'],
     ['a key prefix with an underscore', { apiKeys: { prefix: 'sk_x' } }, 'ERR_SECURITY_CONFIG_INVALID_KEY_PREFIX'],
     ['an upper-case key prefix', { apiKeys: { prefix: 'SK' } }, 'ERR_SECURITY_CONFIG_INVALID_KEY_PREFIX'],
     ['an unknown key environment', { apiKeys: { environment: 'prod' } }, 'ERR_SECURITY_CONFIG_INVALID_VALUE'],
-    ['CORS "*" with credentials', { cors: { origins: ['*'], credentials: true } }, 'ERR_SECURITY_CONFIG_PERMISSIVE_CORS'],
-    ['CORS "*" mixed with origins', { cors: { origins: ['*', 'https://a.example'] } }, 'ERR_SECURITY_CONFIG_INVALID_ORIGIN'],
-    ['a CORS origin with a path', { cors: { origins: ['https://a.example/app'] } }, 'ERR_SECURITY_CONFIG_INVALID_ORIGIN'],
-    ['a CORS origin with a trailing slash', { cors: { origins: ['https://a.example/'] } }, 'ERR_SECURITY_CONFIG_INVALID_ORIGIN'],
-    ['a CORS pattern instead of an origin', { cors: { origins: ['*.example.com'] } }, 'ERR_SECURITY_CONFIG_INVALID_ORIGIN'],
-    ['an http origin in production', { cors: { origins: ['http://a.example'] } }, 'ERR_SECURITY_CONFIG_INSECURE_ORIGIN', { NODE_ENV: 'production' }],
+    [
+      'CORS "*" with credentials',
+      { cors: { origins: ['*'], credentials: true } },
+      'ERR_SECURITY_CONFIG_PERMISSIVE_CORS',
+    ],
+    [
+      'CORS "*" mixed with origins',
+      { cors: { origins: ['*', 'https://a.example'] } },
+      'ERR_SECURITY_CONFIG_INVALID_ORIGIN',
+    ],
+    [
+      'a CORS origin with a path',
+      { cors: { origins: ['https://a.example/app'] } },
+      'ERR_SECURITY_CONFIG_INVALID_ORIGIN',
+    ],
+    [
+      'a CORS origin with a trailing slash',
+      { cors: { origins: ['https://a.example/'] } },
+      'ERR_SECURITY_CONFIG_INVALID_ORIGIN',
+    ],
+    [
+      'a CORS pattern instead of an origin',
+      { cors: { origins: ['*.example.com'] } },
+      'ERR_SECURITY_CONFIG_INVALID_ORIGIN',
+    ],
+    [
+      'an http origin in production',
+      { cors: { origins: ['http://a.example'] } },
+      'ERR_SECURITY_CONFIG_INSECURE_ORIGIN',
+      { NODE_ENV: 'production' },
+    ],
     ['a Redis URL of another scheme', { redis: 'http://127.0.0.1:6379' }, 'ERR_SECURITY_CONFIG_INVALID_REDIS_URL'],
     ['a Redis URL that does not parse', { redis: 'not a url' }, 'ERR_SECURITY_CONFIG_INVALID_REDIS_URL'],
     ['trustProxy: true', { trustProxy: true }, 'ERR_SECURITY_CONFIG_PERMISSIVE_TRUST_PROXY'],
     ['a trusted CIDR of /0', { trustProxy: ['0.0.0.0/0'] }, 'ERR_SECURITY_CONFIG_PERMISSIVE_TRUST_PROXY'],
-    ['a trusted proxy that is not an address', { trustProxy: ['proxy.local'] }, 'ERR_SECURITY_CONFIG_INVALID_TRUST_PROXY'],
+    [
+      'a trusted proxy that is not an address',
+      { trustProxy: ['proxy.local'] },
+      'ERR_SECURITY_CONFIG_INVALID_TRUST_PROXY',
+    ],
     ['a trusted hop count of 0', { trustProxy: 0 }, 'ERR_SECURITY_CONFIG_INVALID_TRUST_PROXY'],
     ['an unknown non-HTTP mode', { authentication: { nonHttpContexts: 'allow' } }, 'ERR_SECURITY_CONFIG_INVALID_VALUE'],
     ['a relative problem type base', { problems: { typeBaseUri: '/problems/' } }, 'ERR_SECURITY_CONFIG_INVALID_VALUE'],

@@ -72,7 +72,11 @@ export function resolveSecurityOptions(
       const d = SECURITY_DEFAULTS.apiKeys;
       const prefix = raw.prefix ?? d.prefix;
       if (typeof prefix !== 'string' || !KEY_PREFIX.test(prefix)) {
-        fail('INVALID_KEY_PREFIX', 'apiKeys.prefix', 'use 2 to 16 lower-case letters or digits starting with a letter, e.g. "sk"');
+        fail(
+          'INVALID_KEY_PREFIX',
+          'apiKeys.prefix',
+          'use 2 to 16 lower-case letters or digits starting with a letter, e.g. "sk"',
+        );
       }
       const keyEnvironment = raw.environment ?? d.environment;
       if (keyEnvironment !== 'live' && keyEnvironment !== 'test') {
@@ -84,7 +88,12 @@ export function resolveSecurityOptions(
       }
       if (queryParam !== false) {
         const message = `apiKeys.queryParam: keys accepted in the query string ("${queryParam}") end up in access logs, proxies and browser history`;
-        if (production) fail('QUERY_KEY_IN_PRODUCTION', 'apiKeys.queryParam', 'set it to false in production; send keys in X-API-Key');
+        if (production)
+          fail(
+            'QUERY_KEY_IN_PRODUCTION',
+            'apiKeys.queryParam',
+            'set it to false in production; send keys in X-API-Key',
+          );
         warnings.push(message);
       }
       const expiry = raw.defaultExpiry ?? d.defaultExpiry;
@@ -96,7 +105,11 @@ export function resolveSecurityOptions(
       const policies = section(raw.policies, 'rateLimit.policies', false) ?? {};
       for (const key of Object.keys(policies)) {
         if (!['ip', 'principal', 'login'].includes(key)) {
-          fail('UNKNOWN_OPTION', `rateLimit.policies.${key}`, 'expected ip, principal or login (route policies go in @RateLimit())');
+          fail(
+            'UNKNOWN_OPTION',
+            `rateLimit.policies.${key}`,
+            'expected ip, principal or login (route policies go in @RateLimit())',
+          );
         }
       }
       const optionalLimit = (value: unknown, name: 'ip' | 'principal'): Limit | false =>
@@ -120,19 +133,28 @@ export function resolveSecurityOptions(
     cors: feature(options.cors, 'cors', (raw) => {
       const d = SECURITY_DEFAULTS.cors;
       const origins = raw.origins ?? d.origins;
-      if (!Array.isArray(origins)) fail('INVALID_VALUE', 'cors.origins', 'use an array of origins such as ["https://app.example.com"]');
+      if (!Array.isArray(origins))
+        fail('INVALID_VALUE', 'cors.origins', 'use an array of origins such as ["https://app.example.com"]');
       const credentials = bool(raw.credentials, 'cors.credentials', d.credentials);
       const wildcard = origins.includes('*');
       if (wildcard && origins.length > 1) {
         fail('INVALID_ORIGIN', 'cors.origins', 'use either ["*"] or a list of exact origins, not both');
       }
       if (wildcard && credentials) {
-        fail('PERMISSIVE_CORS', 'cors', 'credentials cannot be combined with origin "*"; list the exact origins instead');
+        fail(
+          'PERMISSIVE_CORS',
+          'cors',
+          'credentials cannot be combined with origin "*"; list the exact origins instead',
+        );
       }
       for (const origin of origins) {
         if (origin === '*') continue;
         if (typeof origin !== 'string' || !isOrigin(origin)) {
-          fail('INVALID_ORIGIN', 'cors.origins', `"${String(origin)}" is not an origin; use scheme://host[:port] with no path, e.g. https://app.example.com`);
+          fail(
+            'INVALID_ORIGIN',
+            'cors.origins',
+            `"${String(origin)}" is not an origin; use scheme://host[:port] with no path, e.g. https://app.example.com`,
+          );
         }
         if (production && origin.startsWith('http://') && !isLoopbackOrigin(origin)) {
           fail('INSECURE_ORIGIN', 'cors.origins', `"${origin}" uses http in production; use https`);
@@ -150,7 +172,9 @@ export function resolveSecurityOptions(
     warnings,
   };
   if (resolved.authentication.nonHttpContexts === 'skip') {
-    warnings.push('authentication.nonHttpContexts: non-HTTP handlers (GraphQL, WebSocket, microservices) are not checked by the security guards');
+    warnings.push(
+      'authentication.nonHttpContexts: non-HTTP handlers (GraphQL, WebSocket, microservices) are not checked by the security guards',
+    );
   }
   return deepFreeze(resolved);
 }
@@ -189,10 +213,15 @@ function resolveRedis(value: unknown): ResolvedSecurityOptions['redis'] {
 function resolveTrustProxy(value: unknown): ResolvedSecurityOptions['trustProxy'] {
   if (value === undefined || value === false) return false;
   if (value === true) {
-    fail('PERMISSIVE_TRUST_PROXY', 'trustProxy', 'true would let any client choose its IP with X-Forwarded-For; give a hop count or the proxy addresses/CIDRs');
+    fail(
+      'PERMISSIVE_TRUST_PROXY',
+      'trustProxy',
+      'true would let any client choose its IP with X-Forwarded-For; give a hop count or the proxy addresses/CIDRs',
+    );
   }
   if (typeof value === 'number') {
-    if (!Number.isInteger(value) || value < 1 || value > 10) fail('INVALID_TRUST_PROXY', 'trustProxy', 'use a hop count from 1 to 10');
+    if (!Number.isInteger(value) || value < 1 || value > 10)
+      fail('INVALID_TRUST_PROXY', 'trustProxy', 'use a hop count from 1 to 10');
     return value;
   }
   if (!Array.isArray(value) || value.length === 0) {
@@ -202,7 +231,8 @@ function resolveTrustProxy(value: unknown): ResolvedSecurityOptions['trustProxy'
     if (typeof entry !== 'string' || !isAddressOrCidr(entry)) {
       fail('INVALID_TRUST_PROXY', 'trustProxy', `"${String(entry)}" is not an IP address or CIDR`);
     }
-    if (/\/0$/.test(entry)) fail('PERMISSIVE_TRUST_PROXY', 'trustProxy', `"${entry}" trusts every address; list the proxies`);
+    if (entry.endsWith('/0'))
+      fail('PERMISSIVE_TRUST_PROXY', 'trustProxy', `"${entry}" trusts every address; list the proxies`);
   }
   return [...value];
 }
@@ -215,7 +245,11 @@ function feature<T>(value: unknown, name: string, build: (raw: Raw) => T): T | f
 function section(value: unknown, name: string, switchable: boolean): Raw | undefined {
   if (value === undefined || value === true) return undefined;
   if (!isRecord(value)) {
-    fail('TYPE', name, switchable ? 'use an options object, true for the defaults, or false to switch it off' : 'use an options object');
+    fail(
+      'TYPE',
+      name,
+      switchable ? 'use an options object, true for the defaults, or false to switch it off' : 'use an options object',
+    );
   }
   return value;
 }
@@ -229,7 +263,11 @@ function bool(value: unknown, name: string, fallback: boolean): boolean {
 function duration(value: unknown, name: string, allowZero = false): number {
   const ms = typeof value === 'string' ? parseDuration(value, { allowZero }) : undefined;
   if (ms === undefined) {
-    fail('INVALID_DURATION', name, `"${String(value)}" is not a duration; use a number and a unit (ms, s, m, h, d), e.g. "30d"`);
+    fail(
+      'INVALID_DURATION',
+      name,
+      `"${String(value)}" is not a duration; use a number and a unit (ms, s, m, h, d), e.g. "30d"`,
+    );
   }
   return ms;
 }

@@ -2,8 +2,13 @@
 export const SECURITY_DEFAULTS = Object.freeze({
   requestId: Object.freeze({ trustInbound: true }),
   authentication: Object.freeze({ nonHttpContexts: 'skip' as const }),
-  problems: Object.freeze({ typeBaseUri: 'https://nest-api-security.dev/problems/' }),
-  apiKeys: Object.freeze({ prefix: 'sk', environment: 'live' as const, queryParam: false as const, defaultExpiry: false as const }),
+  problems: Object.freeze({ typeBaseUri: 'urn:problem-type:' }),
+  apiKeys: Object.freeze({
+    prefix: 'sk',
+    environment: 'live' as const,
+    queryParam: false as const,
+    defaultExpiry: false as const,
+  }),
   rateLimit: Object.freeze({
     policies: Object.freeze({ ip: '1000/60s', principal: '100/60s', login: '5/300s' }),
     onStoreFailure: 'local' as const,

@@ -99,7 +99,12 @@ export interface ResolvedSecurityOptions {
   readonly authentication: Required<AuthenticationOptions>;
   readonly problems: Required<ProblemOptions>;
   readonly apiKeys:
-    | { readonly prefix: string; readonly environment: 'live' | 'test'; readonly queryParam: string | false; readonly defaultExpiryMs: number | false }
+    | {
+        readonly prefix: string;
+        readonly environment: 'live' | 'test';
+        readonly queryParam: string | false;
+        readonly defaultExpiryMs: number | false;
+      }
     | false;
   readonly rateLimit:
     | {
@@ -108,8 +113,7 @@ export interface ResolvedSecurityOptions {
       }
     | false;
   readonly cors:
-    | { readonly origins: readonly string[]; readonly credentials: boolean; readonly maxAgeSeconds: number }
-    | false;
+    { readonly origins: readonly string[]; readonly credentials: boolean; readonly maxAgeSeconds: number } | false;
   readonly audit: Required<AuditOptions> | false;
   readonly redis: Required<RedisOptions> | false;
   readonly trustProxy: false | number | readonly string[];

@@ -9,7 +9,11 @@ export const GENESIS_HASH = '0'.repeat(64);
  * editing, deleting or reordering any row breaks every hash after it.
  */
 export function auditRowHash(prevHash: string, seq: string, record: SecurityEventRecord): string {
-  return createHash('sha256').update(prevHash).update('\n').update(canonicalJson({ seq, ...record })).digest('hex');
+  return createHash('sha256')
+    .update(prevHash)
+    .update('\n')
+    .update(canonicalJson({ seq, ...record }))
+    .digest('hex');
 }
 
 /** JSON with object keys sorted at every depth and dates as ISO strings: one text per value. */

@@ -1,0 +1,43 @@
+import { Module, type DynamicModule, type Type } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { SecurityModule, securityDataSourceOptions } from '@app/security';
+import type { DemoConfig } from './config/demo-config.js';
+import { HealthController } from './health/health.controller.js';
+import { MeController } from './me/me.controller.js';
+import { BoomController } from './test-only/boom.controller.js';
+
+/** Where the demo's database is, once the embedded one (if any) has started. */
+export interface DemoDatabase {
+  readonly url: string;
+  readonly poolSize: number;
+}
+
+/** The demo API. `forRoot` takes the config so that tests can boot instances side by side. */
+@Module({})
+export class AppModule {
+  static forRoot(config: DemoConfig, database: DemoDatabase): DynamicModule {
+    const controllers: Type[] = [HealthController, MeController];
+    if (config.nodeEnv === 'test') controllers.push(BoomController);
+    return {
+      module: AppModule,
+      imports: [
+        TypeOrmModule.forRoot({
+          ...securityDataSourceOptions({ url: database.url, poolSize: database.poolSize }),
+          migrationsRun: true,
+          // The demo keeps running (degraded) when the database drops; health answers for it.
+          retryAttempts: 3,
+          retryDelay: 500,
+        }),
+        SecurityModule.forRoot({
+          environment:
+            config.nodeEnv === 'production' ? 'production' : config.nodeEnv === 'test' ? 'test' : 'development',
+          redis: config.redisUrl ?? false,
+          trustProxy: config.trustProxy,
+          cors: { origins: config.corsOrigins, credentials: config.corsCredentials },
+          rateLimit: { policies: config.rateLimits },
+        }),
+      ],
+      controllers,
+    };
+  }
+}

@@ -1,0 +1,233 @@
+import 'reflect-metadata';
+import { ConsoleLogger, Module, type DynamicModule, type INestApplicationContext } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { Command, CommanderError } from 'commander';
+import { userInfo } from 'node:os';
+import { DataSource } from 'typeorm';
+import {
+  EMBEDDED_POOL_SIZE,
+  SecurityHealth,
+  SecurityModule,
+  securityDataSourceOptions,
+  startEmbeddedPostgres,
+  type EmbeddedPostgres,
+} from '@app/security';
+import { readDemoConfig, type DemoConfig } from './config/demo-config.js';
+
+/**
+ * Administration from the shell: `npm run cli -- <noun> <verb> [--json]`.
+ * Exit 0 on success, 1 when the operation was refused or failed, 2 when it could not run at all.
+ * With `--json`, exactly one JSON object on one line on stdout; logs go to stderr.
+ */
+
+/** An operation that ran and was refused or failed (exit 1), as opposed to one that could not run (exit 2). */
+class OperationFailed extends Error {
+  constructor(
+    message: string,
+    readonly result: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+/** Who acts, for the audit trail. */
+export const cliActor = (): string => `cli:${safeUserName()}`;
+
+@Module({})
+class CliModule {
+  static forRoot(config: DemoConfig, url: string, poolSize: number): DynamicModule {
+    return {
+      module: CliModule,
+      imports: [
+        TypeOrmModule.forRoot({
+          ...securityDataSourceOptions({ url, poolSize }),
+          migrationsRun: false,
+          retryAttempts: 0,
+        }),
+        SecurityModule.forRoot({
+          environment: config.nodeEnv === 'production' ? 'production' : 'development',
+          redis: config.redisUrl ?? false,
+          // stdout is reserved for the command's result.
+          audit: { log: false },
+        }),
+      ],
+    };
+  }
+}
+
+interface Context {
+  readonly app: INestApplicationContext;
+  readonly embedded?: EmbeddedPostgres;
+}
+
+async function openContext(config: DemoConfig): Promise<Context> {
+  let embedded: EmbeddedPostgres | undefined;
+  let url = config.databaseUrl;
+  let poolSize = 2;
+  if (!url) {
+    // While the demo runs it owns the data directory; this connects through its server instead.
+    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, logger: stderrLogger });
+    url = embedded.url;
+    poolSize = EMBEDDED_POOL_SIZE;
+  }
+  try {
+    const app = await NestFactory.createApplicationContext(CliModule.forRoot(config, url, poolSize), {
+      logger: new StderrLogger({ logLevels: ['error', 'warn'] }),
+      abortOnError: false,
+    });
+    return { app, embedded };
+  } catch (error) {
+    await embedded?.close();
+    throw error;
+  }
+}
+
+async function withContext<T>(run: (context: Context) => Promise<T>): Promise<T> {
+  const context = await openContext(readDemoConfig());
+  try {
+    return await run(context);
+  } finally {
+    await context.app.close();
+    await context.embedded?.close();
+  }
+}
+
+async function migrate(direction: string): Promise<Record<string, unknown>> {
+  return withContext(async ({ app }) => {
+    const dataSource = app.get(DataSource);
+    if (direction === 'up') {
+      const applied = await dataSource.runMigrations({ transaction: 'each' });
+      return { applied: applied.map((m) => m.name), pending: [] };
+    }
+    if (direction === 'down') {
+      const before = await executedMigrations(dataSource);
+      if (before.length === 0) throw new OperationFailed('no migration to revert', { reverted: null });
+      await dataSource.undoLastMigration({ transaction: 'each' });
+      return { reverted: before[before.length - 1] };
+    }
+    const executed = await executedMigrations(dataSource);
+    const pending = dataSource.migrations
+      .map((m) => m.name ?? m.constructor.name)
+      .filter((name) => !executed.includes(name));
+    return { executed, pending };
+  });
+}
+
+async function executedMigrations(dataSource: DataSource): Promise<string[]> {
+  const table = dataSource.options.migrationsTableName ?? 'migrations';
+  const exists: Array<{ present: boolean }> = await dataSource.query('SELECT to_regclass($1) IS NOT NULL AS present', [
+    table,
+  ]);
+  if (!exists[0]?.present) return [];
+  const rows: Array<{ name: string }> = await dataSource.query(`SELECT name FROM "${table}" ORDER BY id`);
+  return rows.map((row) => row.name);
+}
+
+async function health(): Promise<Record<string, unknown>> {
+  return withContext(async ({ app }) => {
+    const report = await app.get(SecurityHealth).check();
+    if (report.status !== 'ok') throw new OperationFailed('degraded', { ...report });
+    return { ...report };
+  });
+}
+
+function print(json: boolean, result: Record<string, unknown>, text: string): void {
+  process.stdout.write(json ? `${JSON.stringify(result)}\n` : `${text}\n`);
+}
+
+function describe(result: Record<string, unknown>): string {
+  return Object.entries(result)
+    .map(([key, value]) => `${key}: ${Array.isArray(value) ? value.join(', ') || '-' : String(value)}`)
+    .join('\n');
+}
+
+/** Nest's console logger writes below-error levels to stdout, which belongs to the command's result. */
+class StderrLogger extends ConsoleLogger {
+  protected override printMessages(...args: Parameters<ConsoleLogger['printMessages']>): void {
+    const [messages, context, logLevel, , errorStack, params] = args;
+    super.printMessages(messages, context, logLevel, 'stderr', errorStack, params);
+  }
+}
+
+const stderrLogger = {
+  log: (message: string) => process.stderr.write(`${message}\n`),
+  warn: (message: string) => process.stderr.write(`${message}\n`),
+};
+
+function safeUserName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? 'unknown';
+  }
+}
+
+/** Runs the CLI with `argv` (without node and script) and resolves to the exit code. */
+export async function runCli(argv: readonly string[]): Promise<number> {
+  const json = argv.includes('--json');
+  const program = new Command('cli')
+    .description('nest-api-security demo administration')
+    .exitOverride()
+    .configureOutput({
+      writeErr: (text) => process.stderr.write(text),
+      writeOut: (text) => process.stderr.write(text),
+    });
+  let exitCode = 0;
+  const action = (work: () => Promise<Record<string, unknown>>) => async () => {
+    try {
+      const result = await work();
+      print(json, { ok: true, ...result }, describe(result));
+    } catch (error) {
+      if (error instanceof OperationFailed) {
+        print(
+          json,
+          { ok: false, error: error.message, ...error.result },
+          `failed: ${error.message}\n${describe(error.result)}`,
+        );
+        exitCode = 1;
+        return;
+      }
+      const message = error instanceof Error ? error.message : String(error);
+      print(json, { ok: false, error: message }, `could not run: ${message}`);
+      exitCode = 2;
+    }
+  };
+  program
+    .command('migrate')
+    .description('apply (up, the default), revert the last (down) or list (status) the security migrations')
+    .argument('[direction]', 'up | down | status', 'up')
+    .option('--json', 'print one JSON object')
+    .action(async (direction: string) => {
+      if (!['up', 'down', 'status'].includes(direction)) {
+        print(
+          json,
+          { ok: false, error: `unknown direction "${direction}"` },
+          `unknown direction "${direction}"; use up, down or status`,
+        );
+        exitCode = 2;
+        return;
+      }
+      await action(() => migrate(direction))();
+    });
+  program
+    .command('health')
+    .description('check the database and Redis: {status, database, redis}')
+    .option('--json', 'print one JSON object')
+    .action(action(health));
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0) return 0;
+      if (json) print(true, { ok: false, error: error.message }, '');
+      return 2;
+    }
+    throw error;
+  }
+  return exitCode;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  process.exitCode = await runCli(process.argv.slice(2));
+}

@@ -1,0 +1,66 @@
+import { resolve } from 'node:path';
+
+/** The demo's settings, read once from the environment (see the README's configuration table). */
+export interface DemoConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly nodeEnv: string;
+  readonly adapter: 'fastify' | 'express';
+  /** Unset: the embedded Postgres in `dataDir` is used. */
+  readonly databaseUrl?: string;
+  readonly redisUrl?: string;
+  readonly dataDir: string;
+  readonly corsOrigins: readonly string[];
+  readonly corsCredentials: boolean;
+  readonly trustProxy: false | number | readonly string[];
+  readonly rateLimits: { readonly ip?: string; readonly principal?: string; readonly login?: string };
+}
+
+/** Thrown for an environment variable the demo cannot use; the message names the variable. */
+export class DemoConfigError extends Error {}
+
+/** Reads the demo's environment. Pure: takes the environment as an argument. */
+export function readDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig {
+  const adapter = env.HTTP_ADAPTER ?? 'fastify';
+  if (adapter !== 'fastify' && adapter !== 'express') {
+    throw new DemoConfigError(`HTTP_ADAPTER must be "fastify" or "express", not "${adapter}"`);
+  }
+  const port = Number(env.PORT ?? 3000);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new DemoConfigError(`PORT must be 0 to 65535`);
+  return {
+    port,
+    host: env.HOST ?? '127.0.0.1',
+    nodeEnv: env.NODE_ENV ?? 'development',
+    adapter,
+    databaseUrl: nonEmpty(env.DATABASE_URL),
+    redisUrl: nonEmpty(env.REDIS_URL),
+    dataDir: resolve(env.DATA_DIR ?? './.data'),
+    corsOrigins: list(env.CORS_ORIGINS),
+    corsCredentials: env.CORS_CREDENTIALS === 'true',
+    trustProxy: trustProxy(env.TRUST_PROXY),
+    rateLimits: {
+      ip: nonEmpty(env.RATE_LIMIT_IP),
+      principal: nonEmpty(env.RATE_LIMIT_PRINCIPAL),
+      login: nonEmpty(env.RATE_LIMIT_LOGIN),
+    },
+  };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function list(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
+// `TRUST_PROXY` is a hop count or a list of addresses/CIDRs; SecurityModule validates the values.
+function trustProxy(value: string | undefined): DemoConfig['trustProxy'] {
+  const text = nonEmpty(value);
+  if (text === undefined || text === 'false') return false;
+  if (/^\d+$/.test(text)) return Number(text);
+  return list(text);
+}
