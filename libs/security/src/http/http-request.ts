@@ -13,6 +13,7 @@ export interface HttpRequestLike {
   readonly originalUrl?: string;
   readonly ip?: string;
   readonly headers: IncomingHttpHeaders;
+  readonly rawHeaders?: readonly string[];
   readonly socket?: { readonly remoteAddress?: string };
   readonly raw?: HttpRequestLike;
   [REQUEST_ID]?: string;
@@ -48,13 +49,16 @@ export function requestPath(request: HttpRequestLike): string | undefined {
   return query === -1 ? url : url.slice(0, query);
 }
 
+// The audit column's size; a longer path must not cost the event its row.
+const MAX_PATH = 2048;
+
 /** Summarises a request for events. */
 export function summarizeRequest(request: HttpRequestLike): RequestSummary {
   const userAgent = request.headers['user-agent'];
   return {
     requestId: requestIdOf(request),
     method: request.method,
-    path: requestPath(request),
+    path: requestPath(request)?.slice(0, MAX_PATH),
     ip: request.ip ?? request.socket?.remoteAddress,
     userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 512) : undefined,
   };

@@ -5,6 +5,7 @@ import { throwError } from 'rxjs';
 import { SecurityEvents } from '../audit/security-events.service.js';
 import type { SecurityEventType } from '../audit/security-event-types.js';
 import {
+  AuthenticationRequiredError,
   InvalidCredentialsError,
   InvalidInputError,
   MalformedBodyError,
@@ -118,6 +119,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       details: {
         code: error.code,
         ...(error instanceof InvalidCredentialsError ? { reason: error.reason } : {}),
+        ...(error instanceof AuthenticationRequiredError ? { reason: 'missing' } : {}),
         ...error.context,
       },
     });

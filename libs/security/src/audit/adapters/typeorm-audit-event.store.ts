@@ -40,7 +40,7 @@ export class TypeOrmAuditEventStore extends AuditEventStore {
     return this.dataSource.transaction(async (manager) => {
       await manager.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_CHAIN_LOCK]);
       const last: Array<{ seq: string; hash: string }> = await manager.query(
-        'SELECT seq::text AS seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1',
+        'SELECT seq::text AS seq, hash FROM audit_events ORDER BY audit_events.seq DESC LIMIT 1',
       );
       const prevHash = last[0]?.hash ?? GENESIS_HASH;
       const seq = (BigInt(last[0]?.seq ?? '0') + 1n).toString();
@@ -74,7 +74,9 @@ export class TypeOrmAuditEventStore extends AuditEventStore {
 
   async recent(limit: number): Promise<StoredAuditEvent[]> {
     const rows: AuditRow[] = await this.dataSource.query(
-      'SELECT seq::text AS seq, * FROM audit_events ORDER BY seq DESC LIMIT $1',
+      `SELECT seq::text AS seq, id, at, type, outcome, principal_id, key_id, ip, user_agent, method, path, status,
+              request_id, details, prev_hash, hash
+         FROM audit_events ORDER BY audit_events.seq DESC LIMIT $1`,
       [limit],
     );
     return rows.map((row) => ({

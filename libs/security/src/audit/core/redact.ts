@@ -11,7 +11,7 @@ const MAX_STRING = 2048;
  * Pure; used on every event's details before it is logged or stored.
  */
 export function redactSecrets(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string') return value.length > MAX_STRING ? `${value.slice(0, MAX_STRING)}…` : value;
+  if (typeof value === 'string') return storable(value);
   if (typeof value !== 'object' || value === null) return value;
   if (depth >= MAX_DEPTH) return '[TRUNCATED]';
   if (Array.isArray(value)) return value.slice(0, 100).map((item) => redactSecrets(item, depth + 1));
@@ -21,4 +21,13 @@ export function redactSecrets(value: unknown, depth = 0): unknown {
     out[key] = SECRET_KEY_PATTERN.test(key) ? REDACTED : redactSecrets(child, depth + 1);
   }
   return out;
+}
+
+// Postgres jsonb refuses NUL and lone surrogates; an attacker-chosen string must not cost an event its row.
+// Cut by code point so that truncation never splits a surrogate pair itself.
+function storable(text: string): string {
+  const clean = text.replace(/\u0000/g, '\uFFFD').replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+  if (clean.length <= MAX_STRING) return clean;
+  const points = [...clean];
+  return points.length > MAX_STRING ? `${points.slice(0, MAX_STRING).join('')}…` : clean;
 }
