@@ -1,12 +1,33 @@
 import { AuditEventEntity } from '../audit/audit-event.entity.js';
+import { PrincipalRoleEntity } from '../authz/principal-role.entity.js';
+import { RolePermissionEntity } from '../authz/role-permission.entity.js';
+import { RoleEntity } from '../authz/role.entity.js';
+import { ApiKeyEntity } from '../keys/api-key.entity.js';
 import { PrincipalEntity } from '../principals/principal.entity.js';
 import { SecurityInitial1764200000000 } from './migrations/1764200000000-security-initial.js';
+import { SecurityChanges1764300000000 } from './migrations/1764300000000-security-changes.js';
+import { ApiKeysAndRoles1764400000000 } from './migrations/1764400000000-api-keys-and-roles.js';
 
 export { AuditEventEntity, type AuditOutcome } from '../audit/audit-event.entity.js';
 export { PrincipalEntity, type PrincipalKind } from '../principals/principal.entity.js';
+export { ApiKeyEntity } from '../keys/api-key.entity.js';
+export { RoleEntity } from '../authz/role.entity.js';
+export { RolePermissionEntity } from '../authz/role-permission.entity.js';
+export { PrincipalRoleEntity } from '../authz/principal-role.entity.js';
 
 /** Every entity the library maps; spread into TypeORM's `entities: [...SECURITY_ENTITIES]`. */
-export const SECURITY_ENTITIES = [PrincipalEntity, AuditEventEntity] as const;
+export const SECURITY_ENTITIES = [
+  PrincipalEntity,
+  AuditEventEntity,
+  ApiKeyEntity,
+  RoleEntity,
+  RolePermissionEntity,
+  PrincipalRoleEntity,
+] as const;
 
 /** The library's migrations, oldest first; spread into TypeORM's `migrations: [...SECURITY_MIGRATIONS]`. */
-export const SECURITY_MIGRATIONS = [SecurityInitial1764200000000] as const;
+export const SECURITY_MIGRATIONS = [
+  SecurityInitial1764200000000,
+  SecurityChanges1764300000000,
+  ApiKeysAndRoles1764400000000,
+] as const;

@@ -1,0 +1,254 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { SECURITY_DEFAULTS } from '../../options/security-defaults.js';
+import { decodeSecurityChange, type SecurityChange } from '../security-change.js';
+import { errorMessage, SecurityChangeBus, type SecurityChangeBusOptions } from '../security-change.bus.js';
+
+/** Options of `RedisSecurityChangeBus`: a URL (the bus owns its two connections) or a client to share. */
+export type RedisSecurityChangeBusOptions = SecurityChangeBusOptions & {
+  /** The channel is `<keyPrefix>security-changes` (default `nas:`, the module's `redis.keyPrefix`). */
+  keyPrefix?: string;
+  /**
+   * Every that many milliseconds the subscriber connection is pinged; one ping still unanswered at the
+   * next beat means a silent network partition, and the connection is dropped and re-established
+   * (then `onResync`). 0 switches it off. Default 10 s.
+   */
+  heartbeatIntervalMs?: number;
+} & (
+    | {
+        /** `redis://` URL: the bus opens a publisher and a subscriber connection and closes both in `stop()`. */
+        url: string;
+      }
+    | {
+        /**
+         * A connected client to publish with (not closed by `stop()`); the subscriber connection is its
+         * `duplicate()`, owned by the bus.
+         */
+        client: Redis;
+      }
+  );
+
+/** Suffix of the pub/sub channel, after the key prefix. */
+export const SECURITY_CHANGES_REDIS_CHANNEL = 'security-changes';
+
+const DEFAULT_HEARTBEAT_MS = 10_000;
+const CONNECT_TIMEOUT_MS = 2_000;
+const MAX_RECONNECT_DELAY_MS = 1_000;
+
+// A subscriber must never give up, whatever the shared client's strategy; and it resubscribes itself
+// (not ioredis's autoResubscribe) so that it knows when the subscription is back and can resync.
+const SUBSCRIBER_OPTIONS: Partial<RedisOptions> = {
+  lazyConnect: true,
+  autoResubscribe: false,
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: null,
+  retryStrategy: (times) => Math.min(times * 50, MAX_RECONNECT_DELAY_MS),
+};
+
+/**
+ * Redis pub/sub bus on channel `<keyPrefix>security-changes`. Messages are JSON, validated on receipt
+ * (invalid ones are logged and dropped); a change published here is delivered here once, when
+ * published, and skipped when it comes back from Redis.
+ *
+ * Pub/sub keeps nothing: an instance whose subscription is down misses what is published meanwhile,
+ * which is why every resubscription after the first calls `onResync`. `publish` rejects when Redis is
+ * unreachable (after at most about 2 s with a bus-owned connection, at once with the module's shared
+ * client, which has no offline queue): the change was applied and delivered locally; the caller should
+ * log the rejection, not fail the request. Instances that were subscribed all along then miss that
+ * change, so changes are best also written where a poller or an admin can replay them.
+ * @example
+ * const bus = new RedisSecurityChangeBus({ url: 'redis://127.0.0.1:6379', keyPrefix: 'nas:' });
+ * await bus.start();
+ */
+export class RedisSecurityChangeBus extends SecurityChangeBus {
+  readonly kind = 'redis';
+  /** The pub/sub channel. */
+  readonly channel: string;
+  private readonly publisher: Redis;
+  private readonly ownsPublisher: boolean;
+  private readonly subscriber: Redis;
+  private readonly heartbeatIntervalMs: number;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private pingPending = false;
+  private starting: Promise<void> | undefined;
+  private startSettled = false;
+  private subscribed = false;
+  private everSubscribed = false;
+  private stopped = false;
+  private lastError: string | undefined;
+  private readonly firstSubscription: Deferred = deferred();
+
+  constructor(options: RedisSecurityChangeBusOptions) {
+    super(options);
+    const { keyPrefix = SECURITY_DEFAULTS.redisKeyPrefix, heartbeatIntervalMs = DEFAULT_HEARTBEAT_MS } = options;
+    if (!Number.isInteger(heartbeatIntervalMs) || heartbeatIntervalMs < 0) {
+      throw new TypeError(
+        `RedisSecurityChangeBus: heartbeatIntervalMs must be an integer >= 0, got ${heartbeatIntervalMs}`,
+      );
+    }
+    this.channel = `${keyPrefix}${SECURITY_CHANGES_REDIS_CHANNEL}`;
+    this.heartbeatIntervalMs = heartbeatIntervalMs;
+    if ('client' in options && options.client) {
+      this.publisher = options.client;
+      this.ownsPublisher = false;
+    } else {
+      this.publisher = new Redis((options as { url: string }).url, {
+        lazyConnect: true,
+        connectTimeout: CONNECT_TIMEOUT_MS,
+        commandTimeout: CONNECT_TIMEOUT_MS,
+        // Queued while (re)connecting, but failed after two attempts instead of held through an outage.
+        maxRetriesPerRequest: 1,
+        retryStrategy: (times) => Math.min(times * 50, MAX_RECONNECT_DELAY_MS),
+      });
+      this.ownsPublisher = true;
+      // Without a listener ioredis prints every failed reconnection; publish rejections carry the error.
+      this.publisher.on('error', () => {});
+    }
+    this.subscriber = this.publisher.duplicate({
+      ...SUBSCRIBER_OPTIONS,
+      connectTimeout: this.ownsPublisher ? CONNECT_TIMEOUT_MS : this.publisher.options.connectTimeout,
+    });
+    this.subscriber.on('error', (error: Error) => (this.lastError = error.message));
+    this.subscriber.on('ready', () => this.onReady());
+    this.subscriber.on('close', () => this.onClose());
+    this.subscriber.on('message', (channel: string, message: string) => this.onMessage(channel, message));
+    // start() awaits it; nobody may if stop() comes first.
+    this.firstSubscription.promise.catch(() => {});
+  }
+
+  async publish(change: SecurityChange): Promise<void> {
+    const stamped = this.stamp(change);
+    if (this.stopped) throw new Error('RedisSecurityChangeBus: publish after stop()');
+    this.deliver(stamped);
+    try {
+      await this.publisher.publish(this.channel, JSON.stringify(stamped));
+    } catch (error) {
+      throw new Error(
+        `RedisSecurityChangeBus: ${stamped.kind} ${stamped.id} was applied here but not sent to other instances: ${errorMessage(error)}`,
+        { cause: error },
+      );
+    }
+  }
+
+  /**
+   * Connects and subscribes. Rejects when the first connection attempt fails; the bus then keeps
+   * reconnecting and calls `onResync` once subscribed (call `stop()` in any case).
+   */
+  start(): Promise<void> {
+    this.starting ??= this.doStart();
+    return this.starting;
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.heartbeat);
+    this.firstSubscription.reject(new Error('RedisSecurityChangeBus: stopped before it subscribed'));
+    await Promise.all([close(this.subscriber), this.ownsPublisher ? close(this.publisher) : undefined]);
+  }
+
+  private async doStart(): Promise<void> {
+    if (this.stopped) throw new Error('RedisSecurityChangeBus: start after stop()');
+    if (this.heartbeatIntervalMs > 0) {
+      this.heartbeat = setInterval(() => this.beat(), this.heartbeatIntervalMs);
+      this.heartbeat.unref();
+    }
+    try {
+      await Promise.all([
+        this.subscriber.connect(),
+        this.ownsPublisher && this.publisher.status === 'wait' ? this.publisher.connect() : undefined,
+      ]);
+      await this.firstSubscription.promise;
+    } finally {
+      this.startSettled = true;
+    }
+  }
+
+  private onReady(): void {
+    if (this.stopped) return;
+    this.subscriber.subscribe(this.channel).then(
+      () => {
+        if (this.stopped || this.subscriber.status !== 'ready') return;
+        this.subscribed = true;
+        this.pingPending = false;
+        // Not the subscription start() is waiting for: messages may have been missed meanwhile.
+        const missed = this.everSubscribed || this.startSettled;
+        if (this.everSubscribed) this.logger.log(`Security changes: resubscribed to Redis channel ${this.channel}`);
+        this.everSubscribed = true;
+        this.firstSubscription.resolve();
+        if (missed) this.resync();
+      },
+      // The connection dropped again; the next 'ready' subscribes.
+      (error: unknown) =>
+        this.logger.warn(`Security changes: could not subscribe to ${this.channel}: ${errorMessage(error)}`),
+    );
+  }
+
+  private onClose(): void {
+    if (this.subscribed && !this.stopped) {
+      this.logger.warn(
+        `Security changes: lost the Redis subscription to ${this.channel} (${this.lastError ?? 'connection closed'}); reconnecting`,
+      );
+    }
+    this.subscribed = false;
+    this.lastError = undefined;
+  }
+
+  private onMessage(channel: string, message: string): void {
+    if (channel !== this.channel || this.stopped) return;
+    const change = decodeSecurityChange(message);
+    if (!change) {
+      this.logger.warn(`Security changes: ignored an invalid message on ${channel}: ${truncate(message)}`);
+      return;
+    }
+    this.receive(change);
+  }
+
+  private beat(): void {
+    if (!this.subscribed || this.stopped) return;
+    if (this.pingPending) {
+      this.lastError = `no answer to a ping within ${this.heartbeatIntervalMs} ms`;
+      this.pingPending = false;
+      // disconnect() would end the socket politely and wait for a peer that no longer answers.
+      this.subscriber.stream?.destroy();
+      return;
+    }
+    this.pingPending = true;
+    this.subscriber.ping().then(
+      () => (this.pingPending = false),
+      () => {},
+    );
+  }
+}
+
+interface Deferred {
+  readonly promise: Promise<void>;
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (error: Error) => void;
+  const promise = new Promise<void>((yes, no) => {
+    resolve = yes;
+    reject = no;
+  });
+  return { promise, resolve, reject };
+}
+
+async function close(client: Redis): Promise<void> {
+  if (client.status === 'end') return;
+  if (client.status === 'ready') {
+    try {
+      await client.quit();
+      return;
+    } catch {
+      // fall through
+    }
+  }
+  client.disconnect();
+}
+
+function truncate(text: string, max = 200): string {
+  return text.length > max ? `${text.slice(0, max)}...` : text;
+}
