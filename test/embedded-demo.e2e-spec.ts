@@ -42,8 +42,75 @@ describe('the demo on its embedded database, with the CLI beside it', () => {
   it('reports the applied migrations from the CLI', async () => {
     const result = await runCliProcess(['migrate', 'status', '--json'], env());
     expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout)).toEqual({ ok: true, executed: ['SecurityInitial1764200000000'], pending: [] });
+    expect(JSON.parse(result.stdout)).toEqual({
+      ok: true,
+      executed: ['SecurityInitial1764200000000', 'SecurityChanges1764300000000', 'ApiKeysAndRoles1764400000000'],
+      pending: [],
+    });
   }, 60_000);
+
+  it('administers users and keys from the CLI, and the running demo sees each change within 1 s', async () => {
+    const cli = async (...args: string[]) => {
+      const result = await runCliProcess([...args, '--json'], env());
+      const lines = result.stdout.split('\n').filter(Boolean);
+      expect(lines, result.stderr).toHaveLength(1);
+      return { code: result.code, body: JSON.parse(lines[0]!) };
+    };
+    const user = await cli(
+      'users',
+      'create',
+      '--username',
+      `cli-${Date.now()}`,
+      '--role',
+      'viewer',
+      '--department',
+      'sales',
+    );
+    expect(user.code).toBe(0);
+    expect(user.body).toMatchObject({ ok: true, id: expect.any(String), roles: ['viewer'] });
+
+    const created = await cli(
+      'keys',
+      'create',
+      '--owner',
+      user.body.id,
+      '--name',
+      'from the cli',
+      '--expires-in',
+      '30d',
+    );
+    expect(created.code).toBe(0);
+    expect(created.body).toMatchObject({ ok: true, id: expect.any(String), key: expect.stringMatching(/^sk_live_/) });
+    const me = await fetch(`${demo!.baseUrl}/me`, { headers: { 'x-api-key': created.body.key } });
+    expect(me.status).toBe(200);
+    expect(await me.json()).toMatchObject({ principalId: user.body.id, roles: ['viewer'], authMethod: 'api-key' });
+
+    const listed = await cli('keys', 'list', '--owner', user.body.id);
+    expect(listed.body.keys).toEqual([expect.objectContaining({ id: created.body.id, status: 'active' })]);
+    expect(JSON.stringify(listed.body)).not.toContain(created.body.key);
+
+    const rotated = await cli('keys', 'rotate', created.body.id, '--grace', '0');
+    expect(rotated.body).toMatchObject({
+      ok: true,
+      rotatedFrom: created.body.id,
+      key: expect.stringMatching(/^sk_live_/),
+    });
+    const status = (key: string) =>
+      fetch(`${demo!.baseUrl}/me`, { headers: { 'x-api-key': key } }).then((r) => r.status);
+    await expect.poll(() => status(created.body.key), { timeout: 1_000, interval: 50 }).toBe(401);
+    expect(await status(rotated.body.key)).toBe(200);
+
+    const revoked = await cli('keys', 'revoke', rotated.body.id);
+    expect(revoked.body).toMatchObject({ ok: true, id: rotated.body.id, revokedAt: expect.any(String) });
+    await expect.poll(() => status(rotated.body.key), { timeout: 1_000, interval: 50 }).toBe(401);
+
+    const refused = await cli('keys', 'revoke', 'AAAAAAAAAAAA');
+    expect(refused.code).toBe(1);
+    expect(refused.body).toMatchObject({ ok: false, code: 'ERR_SECURITY_UNKNOWN_KEY' });
+
+    const disabled = await cli('users', 'disable', user.body.id);
+    expect(disabled.body).toMatchObject({ ok: true, id: user.body.id, disabledAt: expect.any(String) });
+  }, 120_000);
 
   it('exits 2 with one JSON object for a command it does not know', async () => {
     const result = await runCliProcess(['nonsense', '--json'], env());

@@ -1,25 +1,37 @@
 import type { AddressInfo } from 'node:net';
 import { readDemoConfig, type DemoConfig } from '../../apps/demo/src/config/demo-config.js';
 import { createDemoApp, type DemoApp } from '../../apps/demo/src/create-app.js';
-import { testDatabase } from './services.js';
+import { testDatabase, type TestDatabase } from './services.js';
 
 export const ADAPTERS = ['express', 'fastify'] as const;
 export type AdapterName = (typeof ADAPTERS)[number];
 
-/** A demo instance listening on a free loopback port, with its own database. */
+/** A demo instance listening on a free loopback port. */
 export interface RunningDemo {
   readonly baseUrl: string;
   readonly demo: DemoApp;
+  readonly database: TestDatabase;
+  /** Closes the app, and drops the database when this instance created it. */
   close(): Promise<void>;
 }
 
-/** Boots the demo in-process on the given adapter against a fresh test database. */
-export async function startDemo(adapter: AdapterName, env: NodeJS.ProcessEnv = {}): Promise<RunningDemo> {
-  const database = await testDatabase();
+/**
+ * Boots the demo in-process on the given adapter: on a fresh test database, or on `options.database`
+ * when several instances must share one (it is then left for its owner to drop).
+ */
+export async function startDemo(
+  adapter: AdapterName,
+  env: NodeJS.ProcessEnv = {},
+  options: { database?: TestDatabase } = {},
+): Promise<RunningDemo> {
+  const database = options.database ?? (await testDatabase());
   const config: DemoConfig = readDemoConfig({
     NODE_ENV: 'test',
     HTTP_ADAPTER: adapter,
     DATABASE_URL: database.url,
+    SECURITY_LOG: 'off',
+    // The embedded fallback (no PostgreSQL server) has no LISTEN/NOTIFY across connections.
+    ...(database.embedded ? { CHANGES_TRANSPORT: 'polling' } : {}),
     ...env,
   });
   const demo = await createDemoApp(config, { logger: false });
@@ -28,9 +40,10 @@ export async function startDemo(adapter: AdapterName, env: NodeJS.ProcessEnv = {
   return {
     baseUrl: `http://127.0.0.1:${port}`,
     demo,
+    database,
     close: async () => {
       await demo.close();
-      await database.drop();
+      if (!options.database) await database.drop();
     },
   };
 }

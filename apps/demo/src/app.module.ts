@@ -2,24 +2,38 @@ import { Module, type DynamicModule, type Type } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { SecurityModule, securityDataSourceOptions } from '@app/security';
 import type { DemoConfig } from './config/demo-config.js';
+import { AdminKeysController, MyKeysController } from './admin/admin-keys.controller.js';
+import { LoginController } from './auth/login.controller.js';
 import { HealthController } from './health/health.controller.js';
 import { MeController } from './me/me.controller.js';
+import { DemoSeeder } from './seed.js';
+import { UsersController } from './users/users.controller.js';
 import { BoomController } from './test-only/boom.controller.js';
 
 /** Where the demo's database is, once the embedded one (if any) has started. */
 export interface DemoDatabase {
   readonly url: string;
   readonly poolSize: number;
+  /** The embedded PGlite: no LISTEN/NOTIFY, so changes are polled. */
+  readonly embedded: boolean;
 }
 
 /** The demo API. `forRoot` takes the config so that tests can boot instances side by side. */
 @Module({})
 export class AppModule {
   static forRoot(config: DemoConfig, database: DemoDatabase): DynamicModule {
-    const controllers: Type[] = [HealthController, MeController];
+    const controllers: Type[] = [
+      HealthController,
+      MeController,
+      LoginController,
+      UsersController,
+      AdminKeysController,
+      MyKeysController,
+    ];
     if (config.nodeEnv === 'test') controllers.push(BoomController);
     return {
       module: AppModule,
+      providers: [DemoSeeder],
       imports: [
         TypeOrmModule.forRoot({
           ...securityDataSourceOptions({ url: database.url, poolSize: database.poolSize }),
@@ -35,6 +49,9 @@ export class AppModule {
           trustProxy: config.trustProxy,
           cors: { origins: config.corsOrigins, credentials: config.corsCredentials },
           rateLimit: { policies: config.rateLimits },
+          apiKeys: { pepper: config.apiKeyPepper },
+          audit: { log: config.securityLog },
+          changes: { transport: config.changesTransport ?? (database.embedded ? 'polling' : 'auto') },
         }),
       ],
       controllers,

@@ -6,7 +6,10 @@ import { Command, CommanderError } from 'commander';
 import { userInfo } from 'node:os';
 import { DataSource } from 'typeorm';
 import {
+  ApiKeys,
   EMBEDDED_POOL_SIZE,
+  Principals,
+  SecurityOperationError,
   SecurityHealth,
   SecurityModule,
   securityDataSourceOptions,
@@ -14,6 +17,7 @@ import {
   type EmbeddedPostgres,
 } from '@app/security';
 import { readDemoConfig, type DemoConfig } from './config/demo-config.js';
+import { DemoSeeder } from './seed.js';
 
 /**
  * Administration from the shell: `npm run cli -- <noun> <verb> [--json]`.
@@ -36,9 +40,10 @@ export const cliActor = (): string => `cli:${safeUserName()}`;
 
 @Module({})
 class CliModule {
-  static forRoot(config: DemoConfig, url: string, poolSize: number): DynamicModule {
+  static forRoot(config: DemoConfig, url: string, poolSize: number, embedded: boolean): DynamicModule {
     return {
       module: CliModule,
+      providers: [DemoSeeder],
       imports: [
         TypeOrmModule.forRoot({
           ...securityDataSourceOptions({ url, poolSize }),
@@ -50,6 +55,9 @@ class CliModule {
           redis: config.redisUrl ?? false,
           // stdout is reserved for the command's result.
           audit: { log: false },
+          apiKeys: { pepper: config.apiKeyPepper },
+          // The CLI publishes its changes itself, on the transport the running instances listen to.
+          changes: { transport: config.changesTransport ?? (embedded ? 'polling' : 'auto') },
         }),
       ],
     };
@@ -72,7 +80,7 @@ async function openContext(config: DemoConfig): Promise<Context> {
     poolSize = EMBEDDED_POOL_SIZE;
   }
   try {
-    const app = await NestFactory.createApplicationContext(CliModule.forRoot(config, url, poolSize), {
+    const app = await NestFactory.createApplicationContext(CliModule.forRoot(config, url, poolSize, !!embedded), {
       logger: new StderrLogger({ logLevels: ['error', 'warn'] }),
       abortOnError: false,
     });
@@ -179,6 +187,11 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       const result = await work();
       print(json, { ok: true, ...result }, describe(result));
     } catch (error) {
+      if (error instanceof SecurityOperationError) {
+        print(json, { ok: false, error: error.message, code: error.code }, `refused: ${error.message}`);
+        exitCode = 1;
+        return;
+      }
       if (error instanceof OperationFailed) {
         print(
           json,
@@ -215,6 +228,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     .description('check the database and Redis: {status, database, redis}')
     .option('--json', 'print one JSON object')
     .action(action(health));
+  addIdentityCommands(program, action);
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {
@@ -226,6 +240,124 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     throw error;
   }
   return exitCode;
+}
+
+type Action = (work: () => Promise<Record<string, unknown>>) => () => Promise<void>;
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+const list = (value: string): string[] =>
+  value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+
+/** `users …` and `keys …`: the same operations as /admin/keys and /users, audited as `cli:<os user>`. */
+function addIdentityCommands(program: Command, action: Action): void {
+  const actor = () => ({ label: cliActor() });
+  const users = program.command('users').description('principals (users and services)');
+  users
+    .command('create')
+    .requiredOption('--username <username>')
+    .option('--email <email>')
+    .option('--password <password>', 'visible to other local users in the process list; prefer --password-stdin')
+    .option('--password-stdin', 'read the password from standard input')
+    .option('--department <department>')
+    .option('--role <role>', 'repeatable', collect)
+    .option('--kind <kind>', 'user or service', 'user')
+    .option('--json')
+    .action((options: Record<string, any>) =>
+      action(() =>
+        withContext(async ({ app }) => {
+          const password = options.passwordStdin ? (await readStdin()).replace(/\r?\n$/, '') : options.password;
+          const created = await app.get(Principals).create(
+            {
+              username: options.username,
+              email: options.email,
+              password,
+              kind: options.kind,
+              roles: options.role ?? [],
+              attributes: options.department ? { department: options.department } : {},
+            },
+            actor(),
+          );
+          return { id: created.id, username: created.username, roles: created.roles };
+        }),
+      )(),
+    );
+  users
+    .command('disable')
+    .argument('<id>')
+    .option('--json')
+    .action((id: string) =>
+      action(() =>
+        withContext(async ({ app }) => {
+          const disabled = await app.get(Principals).disable(id, actor());
+          return { id: disabled.id, disabledAt: disabled.disabledAt, revokedKeys: disabled.revokedKeys };
+        }),
+      )(),
+    );
+
+  const keys = program.command('keys').description('API keys');
+  keys
+    .command('create')
+    .requiredOption('--owner <id>')
+    .requiredOption('--name <name>')
+    .option('--scopes <a,b>', 'comma-separated permissions', list)
+    .option('--expires-in <duration>', 'e.g. 30d')
+    .option('--environment <env>', 'live or test')
+    .option('--allowed-cidrs <a,b>', 'comma-separated addresses or CIDRs', list)
+    .option('--json')
+    .action((options: Record<string, any>) =>
+      action(() =>
+        withContext(async ({ app }) => ({
+          ...(await app.get(ApiKeys).create(
+            {
+              ownerId: options.owner,
+              name: options.name,
+              scopes: options.scopes,
+              expiresIn: options.expiresIn,
+              environment: options.environment,
+              allowedCidrs: options.allowedCidrs,
+            },
+            actor(),
+          )),
+        })),
+      )(),
+    );
+  keys
+    .command('list')
+    .option('--owner <id>')
+    .option('--json')
+    .action((options: Record<string, any>) =>
+      action(() =>
+        withContext(async ({ app }) => ({ keys: await app.get(ApiKeys).list({ ownerId: options.owner }) })),
+      )(),
+    );
+  keys
+    .command('rotate')
+    .argument('<keyId>')
+    .option('--grace <duration>', 'how long the old key keeps working (default 24h; 0 = stop at once)')
+    .option('--json')
+    .action((keyId: string, options: Record<string, any>) =>
+      action(() =>
+        withContext(async ({ app }) => ({
+          ...(await app.get(ApiKeys).rotate(keyId, { grace: options.grace }, actor())),
+        })),
+      )(),
+    );
+  keys
+    .command('revoke')
+    .argument('<keyId>')
+    .option('--json')
+    .action((keyId: string) =>
+      action(() => withContext(async ({ app }) => ({ ...(await app.get(ApiKeys).revoke(keyId, actor())) })))(),
+    );
+}
+
+async function readStdin(): Promise<string> {
+  let text = '';
+  for await (const chunk of process.stdin) text += chunk;
+  return text;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

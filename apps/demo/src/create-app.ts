@@ -26,11 +26,11 @@ export async function createDemoApp(
   let embedded: EmbeddedPostgres | undefined;
   let database: DemoDatabase;
   if (config.databaseUrl) {
-    database = { url: config.databaseUrl, poolSize: 10 };
+    database = { url: config.databaseUrl, poolSize: 10, embedded: false };
   } else {
     // borrow: false — the demo waits for a CLI that has the database open instead of depending on it.
     embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, logger, borrow: false });
-    database = { url: embedded.url, poolSize: EMBEDDED_POOL_SIZE };
+    database = { url: embedded.url, poolSize: EMBEDDED_POOL_SIZE, embedded: true };
     logger.warn(
       `DATABASE_URL is not set: using the embedded PostgreSQL (PGlite) in ${config.dataDir}. ` +
         'Embedded mode is for local development only; set DATABASE_URL in production.',

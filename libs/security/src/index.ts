@@ -24,6 +24,7 @@ export { SECURITY_DEFAULTS } from './options/security-defaults.js';
 export {
   SecurityError,
   SecurityConfigError,
+  SecurityOperationError,
   AuthenticationRequiredError,
   InvalidCredentialsError,
   PermissionDeniedError,
@@ -41,7 +42,7 @@ export { REQUEST_ID_PATTERN } from './core/request-id.js';
 
 export { PROBLEM_TYPES, type ProblemType } from './http/problem-types.js';
 export { ProblemDetailsFilter, type ProblemBody } from './http/problem-details.filter.js';
-export { requestIdOf, type HttpRequestLike, type RequestSummary } from './http/http-request.js';
+export { requestIdOf, summarizeRequest, type HttpRequestLike, type RequestSummary } from './http/http-request.js';
 
 export { Public } from './principals/public.decorator.js';
 export { CurrentPrincipal, principalOf } from './principals/current-principal.decorator.js';
@@ -73,3 +74,58 @@ export {
   EMBEDDED_POOL_SIZE,
   type EmbeddedPostgres,
 } from './persistence/embedded-postgres.js';
+
+export type { Actor } from './audit/actor.js';
+export { RequirePermission, type PermissionRequirement } from './authz/require-permission.decorator.js';
+export { PermissionGuard } from './authz/permission.guard.js';
+export {
+  parsePermission,
+  isValidPermission,
+  permissionImplies,
+  hasPermission,
+  hasAllPermissions,
+  hasAnyPermission,
+  intersectPermissions,
+  effectiveKeyPermissions,
+} from './authz/core/permissions.js';
+export {
+  API_KEY_REGEX,
+  apiKeyRegex,
+  generateApiKey,
+  parseApiKey,
+  apiKeyChecksum,
+  type ParsedApiKey,
+  type GeneratedApiKey,
+} from './keys/core/api-key-format.js';
+export { parsePepperRing, hashSecret, verifySecret, type PepperRing } from './keys/core/secret-hashing.js';
+export type { ApiKeyRecord, NewApiKey } from './keys/api-key.record.js';
+export {
+  ApiKeyStore,
+  ApiKeyIdTakenError,
+  type ApiKeyListFilter,
+  type ApiKeyUsage,
+  type ApiKeyRotation,
+} from './keys/api-key.store.js';
+export { MemoryApiKeyStore } from './keys/adapters/memory-api-key.store.js';
+export { TypeOrmApiKeyStore } from './keys/adapters/typeorm-api-key.store.js';
+export { ApiKeys, type ApiKeyView, type CreateApiKeyInput, type IssuedApiKey } from './keys/api-keys.service.js';
+export { ApiKeyVerifier, type VerifiedApiKey } from './keys/api-key.verifier.js';
+export { ApiKeyAuthenticator } from './keys/api-key.authenticator.js';
+export {
+  PrincipalStore,
+  UsernameTakenError,
+  PrincipalIdTakenError,
+  UnknownRoleError,
+  UnknownPrincipalError,
+  type PrincipalRecord,
+  type NewPrincipal,
+  type RoleRecord,
+  type PrincipalAccess,
+} from './principals/principal.store.js';
+export { MemoryPrincipalStore } from './principals/adapters/memory-principal.store.js';
+export { TypeOrmPrincipalStore } from './principals/adapters/typeorm-principal.store.js';
+export { Principals, type CreatePrincipalInput, type PrincipalView } from './principals/principals.service.js';
+export { PasswordHasher, PASSWORD_HASH_COST, PASSWORD_HASH_TEST_COST } from './principals/password-hasher.js';
+export { checkPassword, type PasswordProblem } from './principals/password-policy.js';
+export { createSecurityValidationPipe } from './validation/security-validation.pipe.js';
+export * from './changes/index.js';

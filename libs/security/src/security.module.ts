@@ -7,12 +7,22 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, HttpAdapterHost } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_PIPE, HttpAdapterHost } from '@nestjs/core';
 import { Redis } from 'ioredis';
-import { DataSource } from 'typeorm';
-import { MemoryAuditEventStore } from './audit/adapters/memory-audit-event.store.js';
-import { TypeOrmAuditEventStore } from './audit/adapters/typeorm-audit-event.store.js';
 import { AuditEventStore } from './audit/audit-event.store.js';
+import { PermissionGuard } from './authz/permission.guard.js';
+import { SecurityChangeBus } from './changes/security-change.bus.js';
+import { ApiKeyUsageRecorder } from './keys/api-key-usage.recorder.js';
+import { ApiKeyAuthenticator } from './keys/api-key.authenticator.js';
+import { ApiKeyStore } from './keys/api-key.store.js';
+import { ApiKeyStrategy } from './keys/api-key.strategy.js';
+import { ApiKeyVerifier } from './keys/api-key.verifier.js';
+import { ApiKeys } from './keys/api-keys.service.js';
+import { Principals } from './principals/principals.service.js';
+import { PrincipalStore } from './principals/principal.store.js';
+import { PasswordHasher } from './principals/password-hasher.js';
+import { STORE_PROVIDERS } from './security.providers.js';
+import { createSecurityValidationPipe } from './validation/security-validation.pipe.js';
 import { SecurityEvents } from './audit/security-events.service.js';
 import { createSecurityLogger } from './audit/security-logger.js';
 import { Clock, SystemClock } from './core/clock.js';
@@ -52,23 +62,44 @@ import { SECURITY_AUTHENTICATORS, SECURITY_LOGGER, SECURITY_OPTIONS, SECURITY_RE
             })
           : null,
     },
-    {
-      provide: AuditEventStore,
-      inject: [SECURITY_OPTIONS, { token: DataSource, optional: true }],
-      useFactory: (options: ResolvedSecurityOptions, dataSource?: DataSource) =>
-        options.audit && options.audit.database && dataSource
-          ? new TypeOrmAuditEventStore(dataSource)
-          : new MemoryAuditEventStore(),
-    },
-    // Authenticators are added here by the features that bring them (API keys, signatures, tokens).
-    { provide: SECURITY_AUTHENTICATORS, useValue: [] },
+    ...STORE_PROVIDERS,
     SecurityEvents,
     SecurityHealth,
+    ApiKeyUsageRecorder,
+    ApiKeyVerifier,
+    ApiKeyStrategy,
+    ApiKeyAuthenticator,
+    ApiKeys,
+    Principals,
+    // The authenticators the guard asks, in this order; later features add theirs here.
+    {
+      provide: SECURITY_AUTHENTICATORS,
+      inject: [SECURITY_OPTIONS, ApiKeyAuthenticator],
+      useFactory: (options: ResolvedSecurityOptions, apiKeys: ApiKeyAuthenticator) =>
+        options.apiKeys ? [apiKeys] : [],
+    },
     // Global guards run in the order they are provided: the pipeline order of DESIGN.md.
     { provide: APP_GUARD, useClass: AuthenticationGuard },
+    { provide: APP_GUARD, useClass: PermissionGuard },
+    { provide: APP_PIPE, useFactory: createSecurityValidationPipe },
     { provide: APP_FILTER, useClass: ProblemDetailsFilter },
   ],
-  exports: [SECURITY_OPTIONS, Clock, SECURITY_LOGGER, SECURITY_REDIS, AuditEventStore, SecurityEvents, SecurityHealth],
+  exports: [
+    SECURITY_OPTIONS,
+    Clock,
+    SECURITY_LOGGER,
+    SECURITY_REDIS,
+    AuditEventStore,
+    ApiKeyStore,
+    PrincipalStore,
+    SecurityChangeBus,
+    PasswordHasher,
+    SecurityEvents,
+    SecurityHealth,
+    ApiKeys,
+    ApiKeyVerifier,
+    Principals,
+  ],
 })
 export class SecurityModule
   extends ConfigurableModuleClass
@@ -80,6 +111,8 @@ export class SecurityModule
     @Inject(SECURITY_OPTIONS) private readonly options: ResolvedSecurityOptions,
     private readonly adapterHost: HttpAdapterHost,
     private readonly auditStore: AuditEventStore,
+    private readonly keyStore: ApiKeyStore,
+    private readonly bus: SecurityChangeBus,
     @Inject(SECURITY_REDIS) private readonly redis: Redis | null,
   ) {
     super();
@@ -95,11 +128,13 @@ export class SecurityModule
     const redis = this.options.redis ? `redis (${redactUrl(this.options.redis.url)})` : 'in-memory (per instance)';
     this.logger.log(`environment: ${this.options.environment}`);
     this.logger.log(`audit trail: ${this.options.audit ? this.auditStore.kind : 'off'}`);
+    this.logger.log(`principals and API keys: ${this.keyStore.kind}; change broadcasts: ${this.bus.kind}`);
     this.logger.log(`shared state (rate limits, nonces, revocation broadcasts): ${redis}`);
     for (const warning of this.options.warnings) this.logger.warn(warning);
   }
 
   async onApplicationShutdown(): Promise<void> {
+    await this.bus.stop();
     if (this.redis) await this.redis.quit().catch(() => this.redis?.disconnect());
   }
 }

@@ -13,6 +13,12 @@ export interface DemoConfig {
   readonly corsOrigins: readonly string[];
   readonly corsCredentials: boolean;
   readonly trustProxy: false | number | readonly string[];
+  /** `CHANGES_TRANSPORT`: how changes reach other instances (`auto` by default; `polling` when embedded). */
+  readonly changesTransport?: 'auto' | 'redis' | 'postgres' | 'polling' | 'memory';
+  /** `SECURITY_LOG=off` silences the security event log lines (the audit rows are still written). */
+  readonly securityLog: boolean;
+  /** `API_KEY_PEPPER`: secret mixed into stored key hashes. */
+  readonly apiKeyPepper?: string;
   readonly rateLimits: { readonly ip?: string; readonly principal?: string; readonly login?: string };
 }
 
@@ -38,6 +44,9 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
     corsOrigins: list(env.CORS_ORIGINS),
     corsCredentials: env.CORS_CREDENTIALS === 'true',
     trustProxy: trustProxy(env.TRUST_PROXY),
+    apiKeyPepper: nonEmpty(env.API_KEY_PEPPER),
+    securityLog: env.SECURITY_LOG !== 'off',
+    changesTransport: nonEmpty(env.CHANGES_TRANSPORT) as DemoConfig['changesTransport'],
     rateLimits: {
       ip: nonEmpty(env.RATE_LIMIT_IP),
       principal: nonEmpty(env.RATE_LIMIT_PRINCIPAL),

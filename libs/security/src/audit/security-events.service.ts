@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Clock } from '../core/clock.js';
@@ -13,7 +13,10 @@ import type { SecurityEventInput, SecurityEventRecord } from './security-event-t
  * writes events another way. Recording never throws into the request: a failed write is logged.
  */
 @Injectable()
-export class SecurityEvents {
+export class SecurityEvents implements BeforeApplicationShutdown {
+  // Writes still running; shutdown waits for them before the database closes.
+  private readonly pending = new Set<Promise<unknown>>();
+
   constructor(
     @Inject(SECURITY_OPTIONS) private readonly options: ResolvedSecurityOptions,
     @Inject(SECURITY_LOGGER) private readonly logger: Logger,
@@ -45,12 +48,21 @@ export class SecurityEvents {
       this.logger[level]({ event: record }, `security event ${record.type}`);
     }
     if (audit && audit.database) {
-      try {
-        await this.store.append(record);
-      } catch (error) {
+      const write = this.store.append(record).catch((error: unknown) => {
         this.logger.error({ err: error, eventId: record.id, type: record.type }, 'audit row could not be written');
+      });
+      this.pending.add(write);
+      try {
+        await write;
+      } finally {
+        this.pending.delete(write);
       }
     }
     return record;
+  }
+
+  /** Lets the audit rows of requests that already finished be written before the database closes. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await Promise.all(this.pending);
   }
 }

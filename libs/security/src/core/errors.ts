@@ -49,6 +49,7 @@ export type CredentialFailureReason =
   | 'expired'
   | 'revoked'
   | 'principal_disabled'
+  | 'ip_not_allowed'
   | 'ambiguous'
   | 'scheme_unsupported';
 
@@ -60,6 +61,19 @@ export class InvalidCredentialsError extends SecurityError {
     context: Record<string, unknown> = {},
   ) {
     super(`Credentials refused (${reason})`, { ...context, reason });
+  }
+}
+
+/** An administrative operation was refused: unknown target, invalid input, or a state that forbids it. */
+export class SecurityOperationError extends SecurityError {
+  constructor(
+    override readonly code: `ERR_SECURITY_${string}`,
+    message: string,
+    /** 400 for bad input, 404 for an unknown target, 409 for a conflicting state. */
+    readonly kind: 'invalid' | 'not_found' | 'conflict',
+    context: Record<string, unknown> = {},
+  ) {
+    super(message, context);
   }
 }
 

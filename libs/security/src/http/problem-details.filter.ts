@@ -12,6 +12,7 @@ import {
   PayloadTooLargeError,
   RateLimitExceededError,
   SecurityError,
+  SecurityOperationError,
   SecurityStoreUnavailableError,
 } from '../core/errors.js';
 import type { ResolvedSecurityOptions } from '../options/security-options.js';
@@ -69,7 +70,12 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const request = http.getRequest<HttpRequestLike>();
     const response = http.getResponse();
     const error = normalize(exception);
-    const problem = error instanceof SecurityError ? problemTypeOf(error) : problemTypeOfHttp(error);
+    const problem =
+      error instanceof SecurityOperationError
+        ? operationProblem(error)
+        : error instanceof SecurityError
+          ? problemTypeOf(error)
+          : problemTypeOfHttp(error);
     if (problem.status >= 500) {
       this.logger.error(
         `Unhandled error on ${request.method} ${requestPath(request)} (request ${requestIdOf(request)})`,
@@ -145,6 +151,17 @@ function normalize(exception: unknown): unknown {
   return exception;
 }
 
+// Administrative refusals carry their own message: it names the field or state, never a secret.
+function operationProblem(error: SecurityOperationError): ProblemType {
+  const base =
+    error.kind === 'invalid'
+      ? GENERIC_PROBLEM_TYPES[400]
+      : error.kind === 'not_found'
+        ? GENERIC_PROBLEM_TYPES[404]
+        : { status: 409, slug: 'conflict', title: 'Conflict', detail: '' };
+  return { ...base, detail: error.message };
+}
+
 function problemTypeOfHttp(error: unknown): ProblemType {
   if (!(error instanceof HttpException)) return GENERIC_PROBLEM_TYPES[500];
   const status = error.getStatus();
@@ -161,6 +178,7 @@ function problemTypeOfHttp(error: unknown): ProblemType {
  * raw input, paths and parser internals are never echoed.
  */
 function detailFor(error: unknown, problem: ProblemType): string {
+  if (error instanceof SecurityOperationError) return problem.detail;
   if (!(error instanceof HttpException) || problem.status >= 500 || problem.status === 404 || error.cause) {
     return problem.detail;
   }

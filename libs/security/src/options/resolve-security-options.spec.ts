@@ -18,7 +18,14 @@ describe('resolveSecurityOptions', () => {
     expect(options.environment).toBe('development');
     expect(options.requestId).toEqual({ trustInbound: true });
     expect(options.authentication).toEqual({ nonHttpContexts: 'skip' });
-    expect(options.apiKeys).toEqual({ prefix: 'sk', environment: 'live', queryParam: false, defaultExpiryMs: false });
+    expect(options.apiKeys).toEqual({
+      prefix: 'sk',
+      environment: 'live',
+      queryParam: false,
+      defaultExpiryMs: false,
+      pepper: undefined,
+    });
+    expect(options.changes).toEqual({ transport: 'auto', pollIntervalMs: 250 });
     expect(options.rateLimit).toEqual({
       policies: {
         ip: { limit: 1000, windowMs: 60_000 },
@@ -176,6 +183,9 @@ describe('resolveSecurityOptions', () => {
     ],
     ['a trusted hop count of 0', { trustProxy: 0 }, 'ERR_SECURITY_CONFIG_INVALID_TRUST_PROXY'],
     ['an unknown non-HTTP mode', { authentication: { nonHttpContexts: 'allow' } }, 'ERR_SECURITY_CONFIG_INVALID_VALUE'],
+    ['an unknown change transport', { changes: { transport: 'kafka' } }, 'ERR_SECURITY_CONFIG_INVALID_VALUE'],
+    ['redis changes without redis', { changes: { transport: 'redis' } }, 'ERR_SECURITY_CONFIG_CHANGES_NEED_REDIS'],
+    ['an empty pepper', { apiKeys: { pepper: '' } }, 'ERR_SECURITY_CONFIG_INVALID_PEPPER'],
     ['a relative problem type base', { problems: { typeBaseUri: '/problems/' } }, 'ERR_SECURITY_CONFIG_INVALID_VALUE'],
   ])('rejects %s', (_name, options, code, env) => {
     expect(codeOf(options, env)).toBe(code);

@@ -20,6 +20,7 @@ const FEATURE_KEYS = new Set<string>([
   'audit',
   'redis',
   'trustProxy',
+  'changes',
 ]);
 const ENVIRONMENTS: readonly SecurityEnvironment[] = ['production', 'development', 'test'];
 const STORE_FAILURE_MODES: readonly StoreFailureMode[] = ['fail-closed', 'fail-open', 'local'];
@@ -98,7 +99,16 @@ export function resolveSecurityOptions(
       }
       const expiry = raw.defaultExpiry ?? d.defaultExpiry;
       const defaultExpiryMs = expiry === false ? false : duration(expiry, 'apiKeys.defaultExpiry');
-      return { prefix, environment: keyEnvironment, queryParam, defaultExpiryMs };
+      const pepper = raw.pepper;
+      if (pepper !== undefined && (typeof pepper !== 'string' || pepper.length === 0)) {
+        fail('INVALID_PEPPER', 'apiKeys.pepper', 'use a secret string of at least 32 bytes or v2:<base64>,v1:<base64>');
+      }
+      if (pepper === undefined && production) {
+        warnings.push(
+          'apiKeys.pepper: not set, so key hashes are plain SHA-256; set API_KEY_PEPPER (32+ random bytes)',
+        );
+      }
+      return { prefix, environment: keyEnvironment, queryParam, defaultExpiryMs, pepper };
     }),
     rateLimit: feature(options.rateLimit, 'rateLimit', (raw) => {
       const d = SECURITY_DEFAULTS.rateLimit;
@@ -169,6 +179,18 @@ export function resolveSecurityOptions(
     })),
     redis: resolveRedis(options.redis),
     trustProxy: resolveTrustProxy(options.trustProxy),
+    changes: (() => {
+      const raw = section(options.changes, 'changes', false) ?? {};
+      const transport = raw.transport ?? 'auto';
+      if (!['auto', 'redis', 'postgres', 'polling', 'memory'].includes(transport as string)) {
+        fail('INVALID_VALUE', 'changes.transport', "use 'auto', 'redis', 'postgres', 'polling' or 'memory'");
+      }
+      if (transport === 'redis' && (options.redis === undefined || options.redis === false)) {
+        fail('CHANGES_NEED_REDIS', 'changes.transport', "'redis' needs the redis option; set redis or use 'auto'");
+      }
+      const pollIntervalMs = duration(raw.pollInterval ?? '250ms', 'changes.pollInterval');
+      return { transport: transport as ResolvedSecurityOptions['changes']['transport'], pollIntervalMs };
+    })(),
     warnings,
   };
   if (resolved.authentication.nonHttpContexts === 'skip') {

@@ -37,6 +37,22 @@ export interface ApiKeyOptions {
   readonly queryParam?: string | false;
   /** Default lifetime of new keys, a duration such as `90d`, or `false` for no expiry (default). */
   readonly defaultExpiry?: string | false;
+  /**
+   * Secret mixed into stored key hashes (HMAC-SHA256): a string of at least 32 bytes, or a ring
+   * `v2:<base64>,v1:<base64>` (first is current; keys hashed with an older one are upgraded on use).
+   * Without it keys are stored as plain SHA-256, which a production boot warns about.
+   */
+  readonly pepper?: string;
+}
+
+/** How changes (revocations, role edits) reach the other instances. */
+export type ChangeTransport = 'auto' | 'redis' | 'postgres' | 'polling' | 'memory';
+
+/** Change broadcasts: `auto` = Redis pub/sub when Redis is configured, else Postgres LISTEN/NOTIFY. */
+export interface ChangesOptions {
+  readonly transport?: ChangeTransport;
+  /** How often `polling` reads the change table, a duration (default `250ms`). */
+  readonly pollInterval?: string;
 }
 
 /** What the rate limiter does while its shared store is unreachable. */
@@ -90,6 +106,7 @@ export interface SecurityModuleOptions {
   readonly audit?: AuditOptions | false;
   readonly redis?: RedisOptions | string | false;
   readonly trustProxy?: TrustProxyOption;
+  readonly changes?: ChangesOptions;
 }
 
 /** Options after defaults are merged and every value is checked and parsed. Deeply frozen. */
@@ -104,6 +121,7 @@ export interface ResolvedSecurityOptions {
         readonly environment: 'live' | 'test';
         readonly queryParam: string | false;
         readonly defaultExpiryMs: number | false;
+        readonly pepper: string | undefined;
       }
     | false;
   readonly rateLimit:
@@ -117,6 +135,7 @@ export interface ResolvedSecurityOptions {
   readonly audit: Required<AuditOptions> | false;
   readonly redis: Required<RedisOptions> | false;
   readonly trustProxy: false | number | readonly string[];
+  readonly changes: { readonly transport: Exclude<ChangeTransport, 'auto'> | 'auto'; readonly pollIntervalMs: number };
   /** Non-fatal findings, logged at boot (fatal in production where noted). */
   readonly warnings: readonly string[];
 }

@@ -2,15 +2,20 @@ import { redactSecrets } from './redact.js';
 
 describe('redactSecrets', () => {
   it('replaces values of secret-looking keys at any depth', () => {
-    expect(redactSecrets({ password: 'p', nested: { apiKey: 'k', list: [{ token: 't', ok: 1 }] }, name: 'n' })).toEqual({
-      password: '[REDACTED]',
-      nested: { apiKey: '[REDACTED]', list: [{ token: '[REDACTED]', ok: 1 }] },
-      name: 'n',
-    });
+    expect(redactSecrets({ password: 'p', nested: { apiKey: 'k', list: [{ token: 't', ok: 1 }] }, name: 'n' })).toEqual(
+      {
+        password: '[REDACTED]',
+        nested: { apiKey: '[REDACTED]', list: [{ token: '[REDACTED]', ok: 1 }] },
+        name: 'n',
+      },
+    );
   });
 
   it('makes strings storable in jsonb: no NUL, no lone surrogate, even when cutting a long one', () => {
-    const out = redactSecrets({ a: 'x\u0000y', b: 'lone \uD83D end', c: `${'a'.repeat(2047)}😀😀` }) as Record<string, string>;
+    const out = redactSecrets({ a: 'x\u0000y', b: 'lone \uD83D end', c: `${'a'.repeat(2047)}😀😀` }) as Record<
+      string,
+      string
+    >;
     expect(out.a).toBe('x\uFFFDy');
     expect(out.b).toBe('lone \uFFFD end');
     expect(out.c).toBe(`${'a'.repeat(2047)}😀…`);

@@ -26,8 +26,11 @@ export function redactSecrets(value: unknown, depth = 0): unknown {
 // Postgres jsonb refuses NUL and lone surrogates; an attacker-chosen string must not cost an event its row.
 // Cut by code point so that truncation never splits a surrogate pair itself.
 function storable(text: string): string {
-  const clean = text.replace(/\u0000/g, '\uFFFD').replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+  const clean = text
+    .replaceAll('\u0000', '\uFFFD')
+    .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
   if (clean.length <= MAX_STRING) return clean;
-  const points = [...clean];
+  // Cutting by code point (Array.from) is what keeps surrogate pairs whole here.
+  const points = Array.from(clean);
   return points.length > MAX_STRING ? `${points.slice(0, MAX_STRING).join('')}…` : clean;
 }

@@ -1,0 +1,143 @@
+import { randomBytes } from 'node:crypto';
+import { MemorySecurityChangeBus } from '../changes/adapters/memory-security-change.bus.js';
+import { ManualClock } from '../core/clock.js';
+import { InvalidCredentialsError } from '../core/errors.js';
+import { resolveSecurityOptions } from '../options/resolve-security-options.js';
+import { MemoryPrincipalStore } from '../principals/adapters/memory-principal.store.js';
+import { MemoryApiKeyStore } from './adapters/memory-api-key.store.js';
+import { ApiKeyUsageRecorder } from './api-key-usage.recorder.js';
+import { ApiKeyVerifier } from './api-key.verifier.js';
+import { generateApiKey } from './core/api-key-format.js';
+import { hashSecret, parsePepperRing, type PepperRing } from './core/secret-hashing.js';
+
+const quiet = { log: () => undefined, warn: () => undefined };
+
+async function setup(ring: PepperRing = parsePepperRing(undefined)) {
+  const clock = new ManualClock(Date.UTC(2026, 5, 1));
+  const principals = new MemoryPrincipalStore();
+  const keys = new MemoryApiKeyStore(principals);
+  const bus = new MemorySecurityChangeBus({ logger: quiet });
+  await bus.start();
+  await principals.upsertRole('viewer', ['users:read', 'documents:read']);
+  const owner = await principals.create({ kind: 'user', username: `owner-${randomBytes(4).toString('hex')}` });
+  await principals.assignRole(owner.id, 'viewer');
+  const usage = new ApiKeyUsageRecorder(keys);
+  const verifier = (withRing = ring) =>
+    new ApiKeyVerifier(resolveSecurityOptions({}), withRing, keys, principals, usage, clock, bus);
+  const issue = async (extra: { expiresAt?: Date | null; scopes?: string[] | null } = {}, withRing = ring) => {
+    const generated = generateApiKey();
+    await keys.create({
+      id: generated.id,
+      principalId: owner.id,
+      name: 'k',
+      environment: 'live',
+      secretHash: hashSecret(generated.secret, withRing),
+      hashVersion: withRing.current,
+      scopes: extra.scopes ?? null,
+      allowedCidrs: null,
+      expiresAt: extra.expiresAt ?? null,
+      rotatedFrom: null,
+      metadata: {},
+      createdAt: new Date(clock.now()),
+    });
+    return generated;
+  };
+  return { clock, principals, keys, bus, usage, verifier, issue, owner };
+}
+
+const reasonOf = (promise: Promise<unknown>) =>
+  promise.then(
+    () => 'accepted',
+    (error: unknown) => (error instanceof InvalidCredentialsError ? error.reason : String(error)),
+  );
+
+describe('ApiKeyVerifier', () => {
+  it('authenticates the principal with its role permissions narrowed by the key scopes', async () => {
+    const { verifier, issue, owner } = await setup();
+    const key = await issue({ scopes: ['users:read', 'payments:write'] });
+    const { principal } = await verifier().verify(key.key);
+    expect(principal).toMatchObject({ id: owner.id, roles: ['viewer'], permissions: ['users:read'], keyId: key.id });
+  });
+
+  it('serves a verified key from its cache until a broadcast drops it', async () => {
+    const { verifier, issue, keys, bus, clock } = await setup();
+    const subject = verifier();
+    const key = await issue();
+    await subject.verify(key.key);
+    const lookups = vi.spyOn(keys, 'findById');
+    await keys.revoke(key.id, new Date(clock.now()));
+
+    // Revoked in the store behind the cache's back: still accepted, which is why changes are broadcast.
+    expect(await reasonOf(subject.verify(key.key))).toBe('accepted');
+    expect(lookups).not.toHaveBeenCalled();
+    await bus.publish({ kind: 'api-key', id: key.id });
+    expect(await reasonOf(subject.verify(key.key))).toBe('revoked');
+    expect(lookups).toHaveBeenCalledTimes(1);
+  });
+
+  it('drops a principal’s keys on a principal change, and everything on a resync', async () => {
+    const { verifier, issue, principals, bus, clock, owner } = await setup();
+    const subject = verifier();
+    const [first, second] = [await issue(), await issue()];
+    await subject.verify(first.key);
+    await subject.verify(second.key);
+    await principals.disable(owner.id, new Date(clock.now()));
+    await bus.publish({ kind: 'principal', id: owner.id });
+    expect(await reasonOf(subject.verify(first.key))).toBe('principal_disabled');
+    expect(await reasonOf(subject.verify(second.key))).toBe('principal_disabled');
+  });
+
+  it('never accepts a cached key past its expiry', async () => {
+    const { verifier, issue, clock } = await setup();
+    const subject = verifier();
+    const key = await issue({ expiresAt: new Date(clock.now() + 60_000) });
+    expect(await reasonOf(subject.verify(key.key))).toBe('accepted');
+    clock.advance(60_000);
+    expect(await reasonOf(subject.verify(key.key))).toBe('expired');
+  });
+
+  it('remembers unknown key ids for a while instead of asking the store each time', async () => {
+    const { verifier, keys } = await setup();
+    const subject = verifier();
+    const lookups = vi.spyOn(keys, 'findById');
+    const stranger = generateApiKey().key;
+    expect(await reasonOf(subject.verify(stranger))).toBe('unknown');
+    expect(await reasonOf(subject.verify(stranger))).toBe('unknown');
+    expect(lookups).toHaveBeenCalledTimes(1);
+  });
+
+  it('checks the secret in constant time against the stored hash and refuses another secret', async () => {
+    const { verifier, issue } = await setup();
+    const key = await issue();
+    const other = generateApiKey();
+    const forged = key.key.slice(0, 20) + other.key.slice(20, 42);
+    // The checksum is recomputed, so the forged key passes the format check and reaches the comparison.
+    const { apiKeyChecksum } = await import('./core/api-key-format.js');
+    expect(await reasonOf(verifier().verify(forged + apiKeyChecksum(forged)))).toBe('mismatch');
+  });
+
+  it('upgrades a hash made under an older pepper version the first time the key is used', async () => {
+    const pepper = (n: number) => Buffer.alloc(32, n).toString('base64');
+    const oldRing = parsePepperRing(`v1:${pepper(1)}`);
+    const newRing = parsePepperRing(`v2:${pepper(2)},v1:${pepper(1)}`);
+    const { verifier, issue, keys } = await setup(oldRing);
+    const key = await issue({}, oldRing);
+    expect((await keys.findById(key.id))!.hashVersion).toBe(oldRing.current);
+
+    expect(await reasonOf(verifier(newRing).verify(key.key))).toBe('accepted');
+    await expect.poll(async () => (await keys.findById(key.id))!.hashVersion).toBe(newRing.current);
+    expect((await keys.findById(key.id))!.secretHash).toBe(hashSecret(key.secret, newRing));
+    // Once the old pepper is gone from the ring, the upgraded key still works.
+    expect(await reasonOf(verifier(parsePepperRing(`v2:${pepper(2)}`)).verify(key.key))).toBe('accepted');
+  });
+
+  it('records usage in a batch', async () => {
+    const { verifier, issue, keys, usage, clock } = await setup();
+    const key = await issue();
+    await verifier().verify(key.key);
+    expect((await keys.findById(key.id))!.lastUsedAt).toBeNull();
+    await usage.flush();
+    expect((await keys.findById(key.id))!.lastUsedAt).toEqual(new Date(clock.now()));
+    await usage.onModuleDestroy();
+  });
+});

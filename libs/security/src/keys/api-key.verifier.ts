@@ -1,0 +1,158 @@
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
+import { effectiveKeyPermissions } from '../authz/core/permissions.js';
+import { SecurityChangeBus } from '../changes/security-change.bus.js';
+import { Clock } from '../core/clock.js';
+import { InvalidCredentialsError } from '../core/errors.js';
+import type { ResolvedSecurityOptions } from '../options/security-options.js';
+import type { Principal } from '../principals/principal.js';
+import { PrincipalStore, type PrincipalRecord } from '../principals/principal.store.js';
+import { SECURITY_OPTIONS } from '../security.constants.js';
+import type { ApiKeyRecord } from './api-key.record.js';
+import { ApiKeyStore } from './api-key.store.js';
+import { ApiKeyUsageRecorder } from './api-key-usage.recorder.js';
+import { parseApiKey } from './core/api-key-format.js';
+import { hashSecret, needsRehash, verifySecret, type PepperRing } from './core/secret-hashing.js';
+
+/** Injection token of the parsed `API_KEY_PEPPER` ring. */
+export const API_KEY_PEPPER_RING = Symbol.for('nest-api-security.apiKeyPepperRing');
+
+const CACHE_TTL_MS = 30_000;
+const NEGATIVE_TTL_MS = 5_000;
+const CACHE_MAX = 10_000;
+
+interface CachedKey {
+  readonly record: ApiKeyRecord;
+  readonly principal: PrincipalRecord;
+  readonly roles: readonly string[];
+  readonly permissions: readonly string[];
+}
+
+/** A key that passed every check, with the principal it authenticates. */
+export interface VerifiedApiKey {
+  readonly record: ApiKeyRecord;
+  readonly principal: Principal;
+}
+
+/**
+ * Verifies API keys: format and checksum first (no I/O for garbage), then a bounded in-process cache of
+ * key records (short TTL, never past a key's expiry, dropped on every change broadcast and on resync),
+ * a negative cache of unknown ids, and a constant-time comparison of the secret's hash on every request.
+ */
+@Injectable()
+export class ApiKeyVerifier implements OnModuleDestroy {
+  private readonly known = new LRUCache<string, CachedKey>({ max: CACHE_MAX, ttl: CACHE_TTL_MS });
+  private readonly unknown = new LRUCache<string, true>({ max: CACHE_MAX, ttl: NEGATIVE_TTL_MS });
+  // Bumped by every invalidation, so a load that raced with one is not cached.
+  private generation = 0;
+  private readonly unsubscribe: Array<() => void>;
+  private readonly prefix: string;
+
+  constructor(
+    @Inject(SECURITY_OPTIONS) options: ResolvedSecurityOptions,
+    @Inject(API_KEY_PEPPER_RING) private readonly pepper: PepperRing,
+    private readonly keys: ApiKeyStore,
+    private readonly principals: PrincipalStore,
+    private readonly usage: ApiKeyUsageRecorder,
+    private readonly clock: Clock,
+    bus: SecurityChangeBus,
+  ) {
+    this.prefix = options.apiKeys ? options.apiKeys.prefix : 'sk';
+    this.unsubscribe = [
+      bus.subscribe((change) => {
+        if (change.kind === 'api-key') this.forgetKey(change.id);
+        else if (change.kind === 'principal') this.forgetPrincipal(change.id);
+        else if (change.kind === 'role' || change.kind === 'all') this.forgetAll();
+      }),
+      bus.onResync(() => this.forgetAll()),
+    ];
+  }
+
+  /** Verifies `text` or throws `InvalidCredentialsError` with the exact reason (for the audit row only). */
+  async verify(text: string): Promise<VerifiedApiKey> {
+    const parsed = parseApiKey(text, this.prefix);
+    if (!parsed.ok) throw new InvalidCredentialsError(parsed.reason);
+    const keyId = parsed.id;
+    if (this.unknown.has(keyId)) throw new InvalidCredentialsError('unknown', { keyId });
+    const entry = this.known.get(keyId) ?? (await this.load(keyId));
+    if (!entry) throw new InvalidCredentialsError('unknown', { keyId });
+    const { record, principal } = entry;
+    // The secret is checked before anything else about the key, so only its holder learns its state.
+    if (!verifySecret(parsed.secret, record.secretHash, record.hashVersion, this.pepper)) {
+      throw new InvalidCredentialsError('mismatch', { keyId });
+    }
+    if (parsed.environment !== record.environment) throw new InvalidCredentialsError('mismatch', { keyId });
+    const now = this.clock.now();
+    // Disabling a principal also revokes its keys; the event names the cause.
+    if (principal.disabledAt) throw new InvalidCredentialsError('principal_disabled', { keyId });
+    if (record.revokedAt && record.revokedAt.getTime() <= now) throw new InvalidCredentialsError('revoked', { keyId });
+    if (record.expiresAt && record.expiresAt.getTime() <= now) throw new InvalidCredentialsError('expired', { keyId });
+    if (needsRehash(record.hashVersion, this.pepper)) void this.upgradeHash(record, parsed.secret);
+    this.usage.record(keyId, new Date(now));
+    return {
+      record,
+      principal: {
+        id: principal.id,
+        kind: principal.kind,
+        roles: entry.roles,
+        permissions: effectiveKeyPermissions(entry.permissions, record.scopes),
+        attributes: principal.attributes,
+        authMethod: 'api-key',
+        keyId,
+        createdAt: principal.createdAt,
+      },
+    };
+  }
+
+  onModuleDestroy(): void {
+    for (const unsubscribe of this.unsubscribe) unsubscribe();
+  }
+
+  private async load(keyId: string): Promise<CachedKey | undefined> {
+    const generation = this.generation;
+    const record = await this.keys.findById(keyId);
+    if (!record) {
+      if (generation === this.generation) this.unknown.set(keyId, true);
+      return undefined;
+    }
+    const access = await this.principals.accessOf(record.principalId);
+    if (!access) return undefined;
+    const entry: CachedKey = {
+      record,
+      principal: access.principal,
+      roles: access.roles,
+      permissions: access.permissions,
+    };
+    if (generation === this.generation) {
+      const untilExpiry = record.expiresAt ? record.expiresAt.getTime() - this.clock.now() : CACHE_TTL_MS;
+      if (untilExpiry > 0) this.known.set(keyId, entry, { ttl: Math.min(CACHE_TTL_MS, untilExpiry) });
+    }
+    return entry;
+  }
+
+  private async upgradeHash(record: ApiKeyRecord, secret: string): Promise<void> {
+    const upgraded = await this.keys
+      .updateHash(record.id, record.secretHash, hashSecret(secret, this.pepper), this.pepper.current)
+      .catch(() => false);
+    if (upgraded) this.forgetKey(record.id);
+  }
+
+  private forgetKey(id: string): void {
+    this.generation++;
+    this.known.delete(id);
+    this.unknown.delete(id);
+  }
+
+  private forgetPrincipal(principalId: string): void {
+    this.generation++;
+    for (const [id, entry] of this.known.entries()) {
+      if (entry.record.principalId === principalId) this.known.delete(id);
+    }
+  }
+
+  private forgetAll(): void {
+    this.generation++;
+    this.known.clear();
+    this.unknown.clear();
+  }
+}

@@ -1,0 +1,133 @@
+import { Logger, type Provider } from '@nestjs/common';
+import type { ClientConfig } from 'pg';
+import { DataSource } from 'typeorm';
+import { MemoryAuditEventStore } from './audit/adapters/memory-audit-event.store.js';
+import { TypeOrmAuditEventStore } from './audit/adapters/typeorm-audit-event.store.js';
+import { AuditEventStore } from './audit/audit-event.store.js';
+import { MemorySecurityChangeBus } from './changes/adapters/memory-security-change.bus.js';
+import { PollingSecurityChangeBus } from './changes/adapters/polling-security-change.bus.js';
+import { PostgresSecurityChangeBus } from './changes/adapters/postgres-security-change.bus.js';
+import { RedisSecurityChangeBus } from './changes/adapters/redis-security-change.bus.js';
+import { errorMessage, SecurityChangeBus } from './changes/security-change.bus.js';
+import { MemoryApiKeyStore } from './keys/adapters/memory-api-key.store.js';
+import { TypeOrmApiKeyStore } from './keys/adapters/typeorm-api-key.store.js';
+import { ApiKeyStore } from './keys/api-key.store.js';
+import { API_KEY_PEPPER_RING } from './keys/api-key.verifier.js';
+import { parsePepperRing } from './keys/core/secret-hashing.js';
+import type { ResolvedSecurityOptions } from './options/security-options.js';
+import { MemoryPrincipalStore } from './principals/adapters/memory-principal.store.js';
+import { TypeOrmPrincipalStore } from './principals/adapters/typeorm-principal.store.js';
+import { PASSWORD_HASH_COST, PASSWORD_HASH_TEST_COST, PasswordHasher } from './principals/password-hasher.js';
+import { PrincipalStore } from './principals/principal.store.js';
+import { SECURITY_OPTIONS } from './security.constants.js';
+
+const OPTIONAL_DATA_SOURCE = { token: DataSource, optional: true };
+const logger = new Logger('Security');
+
+/**
+ * Each port gets the adapter the configuration calls for: Postgres (through the application's TypeORM
+ * DataSource) when there is one, memory otherwise; Redis for broadcasts when configured.
+ */
+export const STORE_PROVIDERS: Provider[] = [
+  {
+    provide: AuditEventStore,
+    inject: [SECURITY_OPTIONS, OPTIONAL_DATA_SOURCE],
+    useFactory: (options: ResolvedSecurityOptions, dataSource?: DataSource) =>
+      options.audit && options.audit.database && dataSource
+        ? new TypeOrmAuditEventStore(dataSource)
+        : new MemoryAuditEventStore(),
+  },
+  {
+    provide: PrincipalStore,
+    inject: [OPTIONAL_DATA_SOURCE],
+    useFactory: (dataSource?: DataSource) =>
+      dataSource ? new TypeOrmPrincipalStore(dataSource) : new MemoryPrincipalStore(),
+  },
+  {
+    provide: ApiKeyStore,
+    inject: [PrincipalStore, OPTIONAL_DATA_SOURCE],
+    useFactory: (principals: PrincipalStore, dataSource?: DataSource) =>
+      dataSource ? new TypeOrmApiKeyStore(dataSource) : new MemoryApiKeyStore(principals),
+  },
+  {
+    provide: API_KEY_PEPPER_RING,
+    inject: [SECURITY_OPTIONS],
+    useFactory: (options: ResolvedSecurityOptions) =>
+      parsePepperRing(options.apiKeys ? options.apiKeys.pepper : undefined),
+  },
+  {
+    provide: PasswordHasher,
+    inject: [SECURITY_OPTIONS],
+    // argon2 at full cost would make test suites slow; only an explicit test environment gets the low cost.
+    useFactory: (options: ResolvedSecurityOptions) =>
+      new PasswordHasher(options.environment === 'test' ? PASSWORD_HASH_TEST_COST : PASSWORD_HASH_COST),
+  },
+  {
+    provide: SecurityChangeBus,
+    inject: [SECURITY_OPTIONS, OPTIONAL_DATA_SOURCE],
+    useFactory: async (options: ResolvedSecurityOptions, dataSource?: DataSource) => {
+      const bus = createChangeBus(options, dataSource);
+      // A bus whose server is down at boot keeps retrying and resyncs (drops every cache) once connected;
+      // refusing to boot would turn a Redis blip into an outage.
+      await bus
+        .start()
+        .catch((error: unknown) =>
+          logger.warn(`change broadcasts (${bus.kind}) not connected yet: ${errorMessage(error)}`),
+        );
+      return bus;
+    },
+  },
+];
+
+function createChangeBus(options: ResolvedSecurityOptions, dataSource?: DataSource): SecurityChangeBus {
+  const busLogger = { log: (m: string) => logger.log(m), warn: (m: string) => logger.warn(m) };
+  let transport = options.changes.transport;
+  if (transport === 'auto') transport = options.redis ? 'redis' : dataSource ? 'postgres' : 'memory';
+  if ((transport === 'postgres' || transport === 'polling') && !dataSource) {
+    throw new Error(`changes.transport '${transport}' needs a TypeORM DataSource in the application`);
+  }
+  switch (transport) {
+    case 'redis':
+      return new RedisSecurityChangeBus({
+        url: (options.redis as { url: string }).url,
+        keyPrefix: options.redis ? options.redis.keyPrefix : undefined,
+        logger: busLogger,
+      });
+    case 'postgres':
+      return new PostgresSecurityChangeBus({
+        listenConnection: listenConnectionOf(dataSource!),
+        query: (sql, params) => dataSource!.query(sql, params),
+        logger: busLogger,
+      });
+    case 'polling':
+      return new PollingSecurityChangeBus({
+        query: (sql: string, params?: unknown[]) => dataSource!.query(sql, params),
+        intervalMs: options.changes.pollIntervalMs,
+        logger: busLogger,
+      });
+    default:
+      return new MemorySecurityChangeBus({ logger: busLogger });
+  }
+}
+
+// LISTEN needs a connection of its own, outside the pool, to the database the DataSource uses.
+function listenConnectionOf(dataSource: DataSource): string | ClientConfig {
+  const options = dataSource.options as {
+    url?: string;
+    host?: string;
+    port?: number;
+    username?: string;
+    password?: unknown;
+    database?: string;
+    ssl?: unknown;
+  };
+  if (options.url) return options.url;
+  return {
+    host: options.host,
+    port: options.port,
+    user: options.username,
+    password: typeof options.password === 'string' ? options.password : undefined,
+    database: options.database,
+    ssl: options.ssl as ClientConfig['ssl'],
+  };
+}
