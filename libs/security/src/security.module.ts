@@ -52,15 +52,23 @@ import { SECURITY_AUTHENTICATORS, SECURITY_LOGGER, SECURITY_OPTIONS, SECURITY_RE
     {
       provide: SECURITY_REDIS,
       inject: [SECURITY_OPTIONS],
-      useFactory: (options: ResolvedSecurityOptions) =>
-        options.redis
-          ? new Redis(options.redis.url, {
-              maxRetriesPerRequest: 1,
-              enableOfflineQueue: false,
-              connectTimeout: 2_000,
-              lazyConnect: false,
-            })
-          : null,
+      useFactory: (options: ResolvedSecurityOptions) => {
+        if (!options.redis) return null;
+        const redis = new Redis(options.redis.url, {
+          maxRetriesPerRequest: 1,
+          enableOfflineQueue: false,
+          connectTimeout: 2_000,
+          lazyConnect: false,
+        });
+        // Without a listener ioredis prints every connection error; one warning per outage is enough.
+        let reported = false;
+        redis.on('error', (error: Error) => {
+          if (!reported) new Logger('Security').warn(`Redis connection error: ${error.message}`);
+          reported = true;
+        });
+        redis.on('ready', () => (reported = false));
+        return redis;
+      },
     },
     ...STORE_PROVIDERS,
     SecurityEvents,
@@ -135,7 +143,13 @@ export class SecurityModule
 
   async onApplicationShutdown(): Promise<void> {
     await this.bus.stop();
-    if (this.redis) await this.redis.quit().catch(() => this.redis?.disconnect());
+    if (this.redis) {
+      // QUIT waits for an answer that an unresponsive Redis never sends; shutdown must not hang on it.
+      const quit = this.redis.quit().catch(() => undefined);
+      const timeout = new Promise((resolve) => setTimeout(resolve, 1_000).unref());
+      await Promise.race([quit, timeout]);
+      this.redis.disconnect();
+    }
   }
 }
 

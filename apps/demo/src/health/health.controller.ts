@@ -1,6 +1,6 @@
-import { Controller, Get, HttpCode, ServiceUnavailableException } from '@nestjs/common';
+import { Controller, Get, HttpCode } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { Public, SecurityHealth, type SecurityHealthReport } from '@app/security';
+import { Public, SecurityHealth, SecurityStoreUnavailableError, type SecurityHealthReport } from '@app/security';
 
 @ApiTags('health')
 @Controller('health')
@@ -20,7 +20,7 @@ export class HealthController {
   @ApiOperation({ summary: 'Readiness: 503 while the database is down' })
   async ready(): Promise<SecurityHealthReport> {
     const report = await this.health.check();
-    if (report.database === 'down') throw new ServiceUnavailableException('The database is unavailable');
+    if (report.database === 'down') throw new SecurityStoreUnavailableError('database', 5);
     return report;
   }
 }

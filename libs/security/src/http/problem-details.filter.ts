@@ -76,7 +76,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
         : error instanceof SecurityError
           ? problemTypeOf(error)
           : problemTypeOfHttp(error);
-    if (problem.status >= 500) {
+    if (problem.status >= 500 && !(error instanceof SecurityError) && !(error instanceof HttpException)) {
       this.logger.error(
         `Unhandled error on ${request.method} ${requestPath(request)} (request ${requestIdOf(request)})`,
         exception instanceof Error ? exception.stack : String(exception),

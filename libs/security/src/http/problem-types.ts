@@ -76,6 +76,7 @@ export const GENERIC_PROBLEM_TYPES = Object.freeze({
     detail: 'This method is not allowed here.',
   },
   413: PROBLEM_TYPES.ERR_SECURITY_PAYLOAD_TOO_LARGE,
+  503: PROBLEM_TYPES.ERR_SECURITY_STORE_UNAVAILABLE,
   500: {
     status: 500,
     slug: 'internal-error',

@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache';
 import { effectiveKeyPermissions } from '../authz/core/permissions.js';
 import { SecurityChangeBus } from '../changes/security-change.bus.js';
 import { Clock } from '../core/clock.js';
-import { InvalidCredentialsError } from '../core/errors.js';
+import { InvalidCredentialsError, SecurityStoreUnavailableError } from '../core/errors.js';
 import type { ResolvedSecurityOptions } from '../options/security-options.js';
 import type { Principal } from '../principals/principal.js';
 import { PrincipalStore, type PrincipalRecord } from '../principals/principal.store.js';
@@ -74,7 +74,7 @@ export class ApiKeyVerifier implements OnModuleDestroy {
     if (!parsed.ok) throw new InvalidCredentialsError(parsed.reason);
     const keyId = parsed.id;
     if (this.unknown.has(keyId)) throw new InvalidCredentialsError('unknown', { keyId });
-    const entry = this.known.get(keyId) ?? (await this.load(keyId));
+    const entry = this.known.get(keyId) ?? (await this.loadOrUnavailable(keyId));
     if (!entry) throw new InvalidCredentialsError('unknown', { keyId });
     const { record, principal } = entry;
     // The secret is checked before anything else about the key, so only its holder learns its state.
@@ -106,6 +106,15 @@ export class ApiKeyVerifier implements OnModuleDestroy {
 
   onModuleDestroy(): void {
     for (const unsubscribe of this.unsubscribe) unsubscribe();
+  }
+
+  // A store that cannot answer is a 503 (deny, retry later), never a 500 and never an accepted key.
+  private async loadOrUnavailable(keyId: string): Promise<CachedKey | undefined> {
+    try {
+      return await this.load(keyId);
+    } catch (error) {
+      throw new SecurityStoreUnavailableError('credential', 2, { cause: error });
+    }
   }
 
   private async load(keyId: string): Promise<CachedKey | undefined> {

@@ -42,6 +42,11 @@ export function securityDataSourceOptions(config: SecurityDataSourceConfig): Dat
     logging,
     extra: {
       max: poolSize,
+      // A partitioned database must not make requests wait for ever: a connection is given up after
+      // 5 s, a query after 30 s (migrations included), and dead peers are noticed by TCP keep-alive.
+      connectionTimeoutMillis: 5_000,
+      query_timeout: 30_000,
+      keepAlive: true,
       ...(schema ? { options: `-c search_path=${schema}` } : {}),
     },
   };

@@ -20,11 +20,13 @@ export class MemoryAuditEventStore extends AuditEventStore {
     this.lastSeq += 1n;
     this.lastHash = hash;
     this.rows.push(row);
-    if (this.rows.length > this.capacity) this.rows.splice(0, this.rows.length - this.capacity);
+    // Trimmed in batches of a tenth, so that a full store does not move every row on every append.
+    if (this.rows.length > this.capacity + Math.ceil(this.capacity / 10))
+      this.rows.splice(0, this.rows.length - this.capacity);
     return row;
   }
 
   async recent(limit: number): Promise<StoredAuditEvent[]> {
-    return this.rows.slice(-limit).reverse();
+    return this.rows.slice(-Math.min(limit, this.capacity)).reverse();
   }
 }
