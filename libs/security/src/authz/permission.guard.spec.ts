@@ -1,3 +1,4 @@
+/* oxlint-disable typescript/unbound-method -- handlers are passed by reference, as Nest hands them to the Reflector */
 import type { ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthenticationRequiredError, PermissionDeniedError } from '../core/errors.js';
