@@ -44,7 +44,13 @@ describe('the demo on its embedded database, with the CLI beside it', () => {
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual({
       ok: true,
-      executed: ['SecurityInitial1764200000000', 'SecurityChanges1764300000000', 'ApiKeysAndRoles1764400000000'],
+      executed: [
+        'SecurityInitial1764200000000',
+        'SecurityChanges1764300000000',
+        'ApiKeysAndRoles1764400000000',
+        'ResourceGrants1764500000000',
+        'DemoDocuments1764600000000',
+      ],
       pending: [],
     });
   }, 60_000);

@@ -76,6 +76,33 @@ describe.each(transports)('changes reach the other instance within 1 s over %s',
     await refusedWithinOneSecond(b, other.key);
   });
 
+  it('a role assignment and a grant made on one instance', async () => {
+    const admin = await createIdentity(a.demo.app, ['admin']);
+    const person = await createIdentity(a.demo.app, ['viewer'], { department: 'nowhere' });
+    const owner = await createIdentity(a.demo.app, ['editor']);
+    const post = (server: RunningDemo, path: string, key: string, body: unknown) =>
+      fetch(`${server.baseUrl}${path}`, {
+        method: 'POST',
+        headers: { 'x-api-key': key, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const document = { title: 't', body: 'b', confidential: true };
+    expect((await post(b, '/documents', person.key, document)).status).toBe(403);
+    expect((await post(a, '/admin/roles/editor/members', admin.key, { principalId: person.id })).status).toBe(200);
+    await expect
+      .poll(async () => (await post(b, '/documents', person.key, document)).status, { timeout: 1_000, interval: 50 })
+      .toBe(201);
+
+    const secret = (await (await post(a, '/documents', owner.key, document)).json()) as { id: string };
+    const read = () =>
+      fetch(`${b.baseUrl}/documents/${secret.id}`, { headers: { 'x-api-key': person.key } }).then((r) => r.status);
+    expect(await read()).toBe(404);
+    expect(
+      (await post(a, `/documents/${secret.id}/grants`, owner.key, { principalId: person.id, action: 'read' })).status,
+    ).toBe(201);
+    await expect.poll(read, { timeout: 1_000, interval: 50 }).toBe(200);
+  });
+
   it('a revocation made by the CLI', async () => {
     const owner = await createIdentity(a.demo.app, ['viewer']);
     expect(await status(a, owner.key)).toBe(200);

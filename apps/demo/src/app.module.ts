@@ -1,8 +1,13 @@
 import { Module, type DynamicModule, type Type } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { SecurityModule, securityDataSourceOptions } from '@app/security';
+import { SECURITY_ENTITIES, SECURITY_MIGRATIONS, SecurityModule, securityDataSourceOptions } from '@app/security';
 import type { DemoConfig } from './config/demo-config.js';
 import { AdminKeysController, MyKeysController } from './admin/admin-keys.controller.js';
+import { AdminRolesController } from './admin/admin-roles.controller.js';
+import { DocumentPolicy } from './documents/document.policy.js';
+import { DocumentsController } from './documents/documents.controller.js';
+import { ItemsController } from './items/items.controller.js';
+import { DEMO_ENTITIES, DEMO_MIGRATIONS } from './persistence.js';
 import { LoginController } from './auth/login.controller.js';
 import { HealthController } from './health/health.controller.js';
 import { MeController } from './me/me.controller.js';
@@ -29,14 +34,19 @@ export class AppModule {
       UsersController,
       AdminKeysController,
       MyKeysController,
+      AdminRolesController,
+      DocumentsController,
+      ItemsController,
     ];
     if (config.nodeEnv === 'test') controllers.push(BoomController);
     return {
       module: AppModule,
-      providers: [DemoSeeder],
+      providers: [DemoSeeder, DocumentPolicy],
       imports: [
         TypeOrmModule.forRoot({
           ...securityDataSourceOptions({ url: database.url, poolSize: database.poolSize }),
+          entities: [...SECURITY_ENTITIES, ...DEMO_ENTITIES],
+          migrations: [...SECURITY_MIGRATIONS, ...DEMO_MIGRATIONS],
           migrationsRun: true,
           // The demo keeps running (degraded) when the database drops; health answers for it.
           retryAttempts: 3,

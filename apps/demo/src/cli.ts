@@ -7,6 +7,9 @@ import { userInfo } from 'node:os';
 import { DataSource } from 'typeorm';
 import {
   ApiKeys,
+  Grants,
+  SECURITY_ENTITIES,
+  SECURITY_MIGRATIONS,
   EMBEDDED_POOL_SIZE,
   Principals,
   SecurityOperationError,
@@ -18,6 +21,7 @@ import {
 } from '@app/security';
 import { readDemoConfig, type DemoConfig } from './config/demo-config.js';
 import { DemoSeeder } from './seed.js';
+import { DEMO_ENTITIES, DEMO_MIGRATIONS } from './persistence.js';
 
 /**
  * Administration from the shell: `npm run cli -- <noun> <verb> [--json]`.
@@ -47,6 +51,8 @@ class CliModule {
       imports: [
         TypeOrmModule.forRoot({
           ...securityDataSourceOptions({ url, poolSize }),
+          entities: [...SECURITY_ENTITIES, ...DEMO_ENTITIES],
+          migrations: [...SECURITY_MIGRATIONS, ...DEMO_MIGRATIONS],
           migrationsRun: false,
           retryAttempts: 0,
         }),
@@ -229,6 +235,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     .option('--json', 'print one JSON object')
     .action(action(health));
   addIdentityCommands(program, action);
+  addAuthorizationCommands(program, action);
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {
@@ -352,6 +359,67 @@ function addIdentityCommands(program: Command, action: Action): void {
     .action((keyId: string) =>
       action(() => withContext(async ({ app }) => ({ ...(await app.get(ApiKeys).revoke(keyId, actor())) })))(),
     );
+}
+
+/** `roles …` and `grants …`: the same operations as /admin/roles and document sharing, audited as `cli:<os user>`. */
+function addAuthorizationCommands(program: Command, action: Action): void {
+  const actor = () => ({ label: cliActor() });
+  const roles = program.command('roles').description('roles and their members');
+  roles
+    .command('list')
+    .option('--json')
+    .action(() => action(() => withContext(async ({ app }) => ({ roles: await app.get(Principals).listRoles() })))());
+  for (const verb of ['assign', 'revoke'] as const) {
+    roles
+      .command(verb)
+      .requiredOption('--principal <id>')
+      .requiredOption('--role <role>')
+      .option('--json')
+      .action((options: Record<string, string>) =>
+        action(() =>
+          withContext(async ({ app }) => {
+            const principals = app.get(Principals);
+            if (!(await principals.get(options.principal!))) {
+              throw new SecurityOperationError('ERR_SECURITY_UNKNOWN_PRINCIPAL', 'No such principal', 'not_found');
+            }
+            const changed =
+              verb === 'assign'
+                ? await principals.assignRole(options.principal!, options.role!, actor())
+                : await principals.revokeRole(options.principal!, options.role!, actor());
+            return {
+              principalId: options.principal,
+              role: options.role,
+              [verb === 'assign' ? 'assigned' : 'revoked']: changed,
+            };
+          }),
+        )(),
+      );
+  }
+  const grants = program.command('grants').description('explicit grants of an action on one resource');
+  for (const verb of ['add', 'remove'] as const) {
+    grants
+      .command(verb)
+      .requiredOption('--principal <id>')
+      .requiredOption('--type <type>', 'resource type, e.g. document')
+      .requiredOption('--id <id>', 'resource id')
+      .requiredOption('--action <action>', 'e.g. read, write, or *')
+      .option('--json')
+      .action((options: Record<string, string>) =>
+        action(() =>
+          withContext(async ({ app }) => {
+            const grant = {
+              principalId: options.principal!,
+              resourceType: options.type!,
+              resourceId: options.id!,
+              action: options.action!,
+            };
+            const result =
+              verb === 'add' ? await app.get(Grants).add(grant, actor()) : await app.get(Grants).remove(grant, actor());
+            return { ...grant, ...result };
+          }),
+        )(),
+      );
+  }
 }
 
 async function readStdin(): Promise<string> {

@@ -33,6 +33,7 @@ export {
   PayloadTooLargeError,
   RateLimitExceededError,
   SecurityStoreUnavailableError,
+  ResourceNotFoundError,
   type CredentialFailureReason,
   type InvalidParam,
 } from './core/errors.js';
@@ -129,3 +130,33 @@ export { PasswordHasher, PASSWORD_HASH_COST, PASSWORD_HASH_TEST_COST } from './p
 export { checkPassword, type PasswordProblem } from './principals/password-policy.js';
 export { createSecurityValidationPipe } from './validation/security-validation.pipe.js';
 export * from './changes/index.js';
+export { ResourcePolicy, type PolicyContext } from './authz/resource-policy.js';
+export { Authorize, AuthorizedResource, type AuthorizeMetadata } from './authz/authorize.decorator.js';
+export { PolicyGuard } from './authz/policy.guard.js';
+export { Sensitive } from './authz/sensitive.decorator.js';
+export { SensitiveAccessInterceptor } from './authz/sensitive-access.interceptor.js';
+export { Grants, type GrantInput } from './authz/grants.service.js';
+export { restrictToAccessible } from './authz/restrict-to-accessible.js';
+export {
+  accessScopeToSql,
+  SQL_IDENTIFIER_PATTERN,
+  DEFAULT_ACCESS_PARAM_PREFIX,
+  type AccessScope,
+  type AccessCondition,
+  type AccessScopeSql,
+} from './authz/core/access-scope.js';
+export {
+  GrantStore,
+  InvalidGrantError,
+  RESOURCE_TYPE_PATTERN,
+  RESOURCE_ID_PATTERN,
+  GRANT_ACTION_PATTERN,
+  isValidResourceType,
+  isValidResourceId,
+  isValidGrantAction,
+  type ResourceGrant,
+  type NewResourceGrant,
+  type GrantField,
+} from './authz/grant.store.js';
+export { MemoryGrantStore } from './authz/adapters/memory-grant.store.js';
+export { TypeOrmGrantStore } from './authz/adapters/typeorm-grant.store.js';

@@ -7,10 +7,14 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_PIPE, HttpAdapterHost } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE, HttpAdapterHost } from '@nestjs/core';
 import { Redis } from 'ioredis';
 import { AuditEventStore } from './audit/audit-event.store.js';
+import { GrantStore } from './authz/grant.store.js';
+import { Grants } from './authz/grants.service.js';
 import { PermissionGuard } from './authz/permission.guard.js';
+import { PolicyGuard } from './authz/policy.guard.js';
+import { SensitiveAccessInterceptor } from './authz/sensitive-access.interceptor.js';
 import { SecurityChangeBus } from './changes/security-change.bus.js';
 import { ApiKeyUsageRecorder } from './keys/api-key-usage.recorder.js';
 import { ApiKeyAuthenticator } from './keys/api-key.authenticator.js';
@@ -79,6 +83,7 @@ import { SECURITY_AUTHENTICATORS, SECURITY_LOGGER, SECURITY_OPTIONS, SECURITY_RE
     ApiKeyAuthenticator,
     ApiKeys,
     Principals,
+    Grants,
     // The authenticators the guard asks, in this order; later features add theirs here.
     {
       provide: SECURITY_AUTHENTICATORS,
@@ -89,6 +94,8 @@ import { SECURITY_AUTHENTICATORS, SECURITY_LOGGER, SECURITY_OPTIONS, SECURITY_RE
     // Global guards run in the order they are provided: the pipeline order of DESIGN.md.
     { provide: APP_GUARD, useClass: AuthenticationGuard },
     { provide: APP_GUARD, useClass: PermissionGuard },
+    { provide: APP_GUARD, useClass: PolicyGuard },
+    { provide: APP_INTERCEPTOR, useClass: SensitiveAccessInterceptor },
     { provide: APP_PIPE, useFactory: createSecurityValidationPipe },
     { provide: APP_FILTER, useClass: ProblemDetailsFilter },
   ],
@@ -100,6 +107,8 @@ import { SECURITY_AUTHENTICATORS, SECURITY_LOGGER, SECURITY_OPTIONS, SECURITY_RE
     AuditEventStore,
     ApiKeyStore,
     PrincipalStore,
+    GrantStore,
+    Grants,
     SecurityChangeBus,
     PasswordHasher,
     SecurityEvents,

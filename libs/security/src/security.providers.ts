@@ -4,6 +4,9 @@ import { DataSource } from 'typeorm';
 import { MemoryAuditEventStore } from './audit/adapters/memory-audit-event.store.js';
 import { TypeOrmAuditEventStore } from './audit/adapters/typeorm-audit-event.store.js';
 import { AuditEventStore } from './audit/audit-event.store.js';
+import { MemoryGrantStore } from './authz/adapters/memory-grant.store.js';
+import { TypeOrmGrantStore } from './authz/adapters/typeorm-grant.store.js';
+import { GrantStore } from './authz/grant.store.js';
 import { MemorySecurityChangeBus } from './changes/adapters/memory-security-change.bus.js';
 import { PollingSecurityChangeBus } from './changes/adapters/polling-security-change.bus.js';
 import { PostgresSecurityChangeBus } from './changes/adapters/postgres-security-change.bus.js';
@@ -48,6 +51,12 @@ export const STORE_PROVIDERS: Provider[] = [
     inject: [PrincipalStore, OPTIONAL_DATA_SOURCE],
     useFactory: (principals: PrincipalStore, dataSource?: DataSource) =>
       dataSource ? new TypeOrmApiKeyStore(dataSource) : new MemoryApiKeyStore(principals),
+  },
+  {
+    provide: GrantStore,
+    inject: [PrincipalStore, OPTIONAL_DATA_SOURCE],
+    useFactory: (principals: PrincipalStore, dataSource?: DataSource) =>
+      dataSource ? new TypeOrmGrantStore(dataSource) : new MemoryGrantStore(principals),
   },
   {
     provide: API_KEY_PEPPER_RING,

@@ -4,6 +4,7 @@ import {
   ApiKeys,
   CurrentPrincipal,
   RequirePermission,
+  Sensitive,
   summarizeRequest,
   type Actor,
   type HttpRequestLike,
@@ -19,6 +20,7 @@ export function actorOf(principal: Principal, request: HttpRequestLike): Actor {
 @ApiSecurity('ApiKey')
 @Controller('admin/keys')
 @RequirePermission('keys:admin')
+@Sensitive()
 export class AdminKeysController {
   constructor(private readonly keys: ApiKeys) {}
 

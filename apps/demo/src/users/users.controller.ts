@@ -1,7 +1,14 @@
 import { Body, Controller, Delete, Get, NotFoundException, Param, ParseUUIDPipe, Post, Req } from '@nestjs/common';
 import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { ArrayMaxSize, IsArray, IsEmail, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
-import { CurrentPrincipal, Principals, RequirePermission, type HttpRequestLike, type Principal } from '@app/security';
+import {
+  CurrentPrincipal,
+  Principals,
+  RequirePermission,
+  Sensitive,
+  type HttpRequestLike,
+  type Principal,
+} from '@app/security';
 import { actorOf } from '../admin/admin-keys.controller.js';
 
 export class CreateUserDto {
@@ -32,6 +39,7 @@ export class UsersController {
   }
 
   @Get(':id')
+  @Sensitive()
   @RequirePermission('users:read')
   async get(@Param('id', new ParseUUIDPipe()) id: string) {
     const found = await this.principals.get(id);

@@ -32,6 +32,7 @@ export class PermissionGuard implements CanActivate {
         principalId: principal.id,
         required: requirement.permissions,
         mode: requirement.mode,
+        roles: principal.roles,
       });
     }
     return true;

@@ -85,6 +85,17 @@ export class PermissionDeniedError extends SecurityError {
   }
 }
 
+/**
+ * The resource does not exist, or the caller may not know that it does: both answer the same 404, so ids
+ * cannot be probed. `hidden` (context) marks the second case, which is recorded as a denial.
+ */
+export class ResourceNotFoundError extends SecurityError {
+  override readonly code = 'ERR_SECURITY_RESOURCE_NOT_FOUND';
+  constructor(context: Record<string, unknown> = {}) {
+    super('No such resource', context);
+  }
+}
+
 /** One rejected input field; `reason` must never echo the raw value. */
 export interface InvalidParam {
   readonly name: string;

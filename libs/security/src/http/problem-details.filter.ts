@@ -112,12 +112,18 @@ export class ProblemDetailsFilter implements ExceptionFilter {
 
   private recordEvent(error: unknown, problem: ProblemType, request: HttpRequestLike): void {
     if (!(error instanceof SecurityError)) return;
-    const type = EVENT_OF_CODE[error.code];
+    // A resource hidden from the caller answers like a missing one, but it is a denial all the same.
+    const type =
+      error.code === 'ERR_SECURITY_RESOURCE_NOT_FOUND'
+        ? error.context.hidden
+          ? 'PERMISSION_DENIED'
+          : undefined
+        : EVENT_OF_CODE[error.code];
     if (!type) return;
     const principal = principalOf(request);
     void this.events.record({
       type,
-      outcome: problem.status === 401 || problem.status === 403 ? 'denied' : 'failure',
+      outcome: problem.status === 401 || problem.status === 403 || type === 'PERMISSION_DENIED' ? 'denied' : 'failure',
       principalId: principal?.id,
       keyId: principal?.keyId ?? (typeof error.context.keyId === 'string' ? error.context.keyId : undefined),
       status: problem.status,

@@ -33,6 +33,24 @@ export const PROBLEM_TYPES: Readonly<Record<string, ProblemType>> = Object.freez
     title: 'Forbidden',
     detail: 'You do not have permission to perform this action.',
   },
+  ERR_SECURITY_RESOURCE_NOT_FOUND: {
+    status: 404,
+    slug: 'not-found',
+    title: 'Not Found',
+    detail: 'No resource exists at this address.',
+  },
+  ERR_SECURITY_INVALID_GRANT: {
+    status: 400,
+    slug: 'invalid-request',
+    title: 'Bad Request',
+    detail: 'The request has invalid parameters.',
+  },
+  ERR_SECURITY_UNKNOWN_PRINCIPAL: {
+    status: 404,
+    slug: 'not-found',
+    title: 'Not Found',
+    detail: 'No resource exists at this address.',
+  },
   ERR_SECURITY_INVALID_INPUT: {
     status: 400,
     slug: 'invalid-request',

@@ -7,6 +7,8 @@ import { PrincipalEntity } from '../principals/principal.entity.js';
 import { SecurityInitial1764200000000 } from './migrations/1764200000000-security-initial.js';
 import { SecurityChanges1764300000000 } from './migrations/1764300000000-security-changes.js';
 import { ApiKeysAndRoles1764400000000 } from './migrations/1764400000000-api-keys-and-roles.js';
+import { ResourceGrants1764500000000 } from './migrations/1764500000000-resource-grants.js';
+import { ResourceGrantEntity } from '../authz/resource-grant.entity.js';
 
 export { AuditEventEntity, type AuditOutcome } from '../audit/audit-event.entity.js';
 export { PrincipalEntity, type PrincipalKind } from '../principals/principal.entity.js';
@@ -14,6 +16,7 @@ export { ApiKeyEntity } from '../keys/api-key.entity.js';
 export { RoleEntity } from '../authz/role.entity.js';
 export { RolePermissionEntity } from '../authz/role-permission.entity.js';
 export { PrincipalRoleEntity } from '../authz/principal-role.entity.js';
+export { ResourceGrantEntity } from '../authz/resource-grant.entity.js';
 
 /** Every entity the library maps; spread into TypeORM's `entities: [...SECURITY_ENTITIES]`. */
 export const SECURITY_ENTITIES = [
@@ -23,6 +26,7 @@ export const SECURITY_ENTITIES = [
   RoleEntity,
   RolePermissionEntity,
   PrincipalRoleEntity,
+  ResourceGrantEntity,
 ] as const;
 
 /** The library's migrations, oldest first; spread into TypeORM's `migrations: [...SECURITY_MIGRATIONS]`. */
@@ -30,4 +34,5 @@ export const SECURITY_MIGRATIONS = [
   SecurityInitial1764200000000,
   SecurityChanges1764300000000,
   ApiKeysAndRoles1764400000000,
+  ResourceGrants1764500000000,
 ] as const;

@@ -146,6 +146,27 @@ export class Principals {
     return assigned;
   }
 
+  async revokeRole(principalId: string, role: string, actor: Actor): Promise<boolean> {
+    const revoked = await this.store.revokeRole(principalId, role);
+    if (revoked) {
+      await this.bus.publish({ kind: 'principal', id: principalId }).catch(() => undefined);
+      await this.events.record({
+        type: 'ROLE_REVOKED',
+        outcome: 'success',
+        principalId: actor.principalId,
+        request: actor.request,
+        actor: actor.label,
+        details: { subjectId: principalId, role },
+      });
+    }
+    return revoked;
+  }
+
+  /** Every role with its permissions. */
+  async listRoles(): Promise<Array<{ name: string; permissions: string[] }>> {
+    return (await this.store.listRoles()).map(({ name, permissions }) => ({ name, permissions }));
+  }
+
   /** Creates or replaces a role's permissions (seeding, administration). */
   async defineRole(name: string, permissions: readonly string[], actor: Actor): Promise<void> {
     if (!ROLE.test(name)) throw invalid('ERR_SECURITY_INVALID_ROLE', 'Not a role name');

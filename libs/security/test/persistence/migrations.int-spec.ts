@@ -152,10 +152,12 @@ function describeMigrations(label: string, open: () => Promise<Database>, { sche
         [
           `ALTER TABLE "api_keys" DROP CONSTRAINT "api_keys_principal_id_fkey"`,
           `ALTER TABLE "principal_roles" DROP CONSTRAINT "principal_roles_principal_id_fkey"`,
+          `ALTER TABLE "resource_grants" DROP CONSTRAINT "resource_grants_principal_id_fkey"`,
           `ALTER TABLE "principals" ALTER COLUMN "id" DROP DEFAULT`,
           `ALTER TABLE "principals" ALTER COLUMN "id" SET DEFAULT gen_random_uuid()`,
           `ALTER TABLE "principal_roles" ADD CONSTRAINT "principal_roles_principal_id_fkey" FOREIGN KEY ("principal_id") REFERENCES "principals"("id") ON DELETE CASCADE ON UPDATE NO ACTION`,
           `ALTER TABLE "api_keys" ADD CONSTRAINT "api_keys_principal_id_fkey" FOREIGN KEY ("principal_id") REFERENCES "principals"("id") ON DELETE CASCADE ON UPDATE NO ACTION`,
+          `ALTER TABLE "resource_grants" ADD CONSTRAINT "resource_grants_principal_id_fkey" FOREIGN KEY ("principal_id") REFERENCES "principals"("id") ON DELETE CASCADE ON UPDATE NO ACTION`,
         ].sort(),
       );
     });
@@ -248,7 +250,7 @@ function describeMigrations(label: string, open: () => Promise<Database>, { sche
     it('undoes every migration, dropping every table, and runs them again', async () => {
       for (let i = 0; i < SECURITY_MIGRATIONS.length; i++) await dataSource.undoLastMigration();
 
-      for (const table of ['principals', 'audit_events', 'api_keys', 'roles', 'security_changes']) {
+      for (const table of ['principals', 'audit_events', 'api_keys', 'roles', 'security_changes', 'resource_grants']) {
         expect(await tableExists(table)).toBe(false);
       }
       expect(await tableExists('principals')).toBe(false);
@@ -287,6 +289,7 @@ function describeMigrations(label: string, open: () => Promise<Database>, { sche
           'audit_events',
           'principal_roles',
           'principals',
+          'resource_grants',
           'role_permissions',
           'roles',
           'security_changes',
