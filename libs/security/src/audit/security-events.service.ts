@@ -16,6 +16,16 @@ import type { SecurityEventInput, SecurityEventRecord } from './security-event-t
 export class SecurityEvents implements BeforeApplicationShutdown {
   // Writes still running; shutdown waits for them before the database closes.
   private readonly pending = new Set<Promise<unknown>>();
+  private readonly listeners = new Set<(record: SecurityEventRecord) => void>();
+
+  /**
+   * Calls `listener` with every recorded event, synchronously, after it is logged (detectors, metrics,
+   * alert sinks). A listener that throws is logged and does not affect the others. Returns unsubscribe.
+   */
+  subscribe(listener: (record: SecurityEventRecord) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
 
   constructor(
     @Inject(SECURITY_OPTIONS) private readonly options: ResolvedSecurityOptions,
@@ -46,6 +56,13 @@ export class SecurityEvents implements BeforeApplicationShutdown {
     if (audit && audit.log) {
       const level = input.outcome === 'success' ? 'info' : 'warn';
       this.logger[level]({ event: record }, `security event ${record.type}`);
+    }
+    for (const listener of Array.from(this.listeners)) {
+      try {
+        listener(record);
+      } catch (error) {
+        this.logger.error({ err: error, type: record.type }, 'security event listener failed');
+      }
     }
     if (audit && audit.database) {
       const write = this.store.append(record).catch((error: unknown) => {
