@@ -160,3 +160,5 @@ export {
 } from './authz/grant.store.js';
 export { MemoryGrantStore } from './authz/adapters/memory-grant.store.js';
 export { TypeOrmGrantStore } from './authz/adapters/typeorm-grant.store.js';
+export { Audited, type AuditedMetadata } from './audit/audited.decorator.js';
+export { AuditedInterceptor } from './audit/audited.interceptor.js';

@@ -10,6 +10,7 @@ import {
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE, HttpAdapterHost } from '@nestjs/core';
 import { Redis } from 'ioredis';
 import { AuditEventStore } from './audit/audit-event.store.js';
+import { AuditedInterceptor } from './audit/audited.interceptor.js';
 import { GrantStore } from './authz/grant.store.js';
 import { Grants } from './authz/grants.service.js';
 import { PermissionGuard } from './authz/permission.guard.js';
@@ -96,6 +97,7 @@ import { SECURITY_AUTHENTICATORS, SECURITY_LOGGER, SECURITY_OPTIONS, SECURITY_RE
     { provide: APP_GUARD, useClass: PermissionGuard },
     { provide: APP_GUARD, useClass: PolicyGuard },
     { provide: APP_INTERCEPTOR, useClass: SensitiveAccessInterceptor },
+    { provide: APP_INTERCEPTOR, useClass: AuditedInterceptor },
     { provide: APP_PIPE, useFactory: createSecurityValidationPipe },
     { provide: APP_FILTER, useClass: ProblemDetailsFilter },
   ],

@@ -1,20 +1,10 @@
-import {
-  Body,
-  Controller,
-  Get,
-  HttpCode,
-  ParseIntPipe,
-  Post,
-  Put,
-  Query,
-  Req,
-  DefaultValuePipe,
-} from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, ParseIntPipe, Post, Put, Query, Req, DefaultValuePipe } from '@nestjs/common';
 import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { IsBoolean, IsIn, IsOptional, IsString, IsUUID, Length, MaxLength } from 'class-validator';
 import { DataSource } from 'typeorm';
 import {
+  Audited,
   Authorize,
   AuthorizedResource,
   CurrentPrincipal,
@@ -76,6 +66,7 @@ export class DocumentsController {
 
   @Post()
   @RequirePermission('documents:write')
+  @Audited('document')
   @ApiOperation({ summary: 'Create a document; the caller owns it' })
   async create(@Body() body: DocumentDto, @CurrentPrincipal() principal: Principal) {
     const department =
@@ -127,6 +118,7 @@ export class DocumentsController {
   @Put(':id')
   @RequirePermission('documents:write')
   @Authorize(DocumentPolicy, 'write')
+  @Audited('document')
   async replace(@AuthorizedResource() document: DocumentEntity, @Body() body: ReplaceDocumentDto) {
     const repository = this.dataSource.getRepository(DocumentEntity);
     return view(await repository.save(repository.merge(document, body)));

@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, NotFoundException, Param, ParseUUIDPipe,
 import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { ArrayMaxSize, IsArray, IsEmail, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import {
+  Audited,
   CurrentPrincipal,
   Principals,
   RequirePermission,
@@ -29,6 +30,7 @@ export class UsersController {
 
   @Post()
   @RequirePermission('users:write')
+  @Audited('user')
   @ApiOperation({ summary: 'Create a user or service principal' })
   create(@Body() body: CreateUserDto, @CurrentPrincipal() principal: Principal, @Req() request: HttpRequestLike) {
     const { department, ...rest } = body;
@@ -49,6 +51,7 @@ export class UsersController {
 
   @Delete(':id')
   @RequirePermission('users:delete')
+  @Audited('user')
   @ApiOperation({ summary: 'Disable a principal: it can no longer log in and all its keys are revoked' })
   disable(
     @Param('id', new ParseUUIDPipe()) id: string,

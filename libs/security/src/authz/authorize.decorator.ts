@@ -34,10 +34,14 @@ export function setAuthorizedResource(request: object & { raw?: object }, resour
   if (request.raw) (request.raw as Record<symbol, unknown>)[RESOURCE] = resource;
 }
 
-/** The resource `@Authorize()` loaded and allowed for this request. */
-export const AuthorizedResource = createParamDecorator((_: unknown, context: ExecutionContext) => {
-  const request = context.switchToHttp().getRequest<object & { raw?: object }>();
+/** The resource `@Authorize()` loaded for this request, if any. */
+export function authorizedResourceOf(request: object & { raw?: object }): unknown {
   return (
     (request as Record<symbol, unknown>)[RESOURCE] ?? (request.raw as Record<symbol, unknown> | undefined)?.[RESOURCE]
   );
-});
+}
+
+/** The resource `@Authorize()` loaded and allowed for this request. */
+export const AuthorizedResource = createParamDecorator((_: unknown, context: ExecutionContext) =>
+  authorizedResourceOf(context.switchToHttp().getRequest<object & { raw?: object }>()),
+);
