@@ -114,6 +114,25 @@ describe('the demo on its embedded database, with the CLI beside it', () => {
     expect(refused.code).toBe(1);
     expect(refused.body).toMatchObject({ ok: false, code: 'ERR_SECURITY_UNKNOWN_KEY' });
 
+    const roles = await cli('roles', 'list');
+    expect(roles.body.roles).toEqual(
+      expect.arrayContaining([{ name: 'admin', permissions: ['*:*'] }, expect.objectContaining({ name: 'viewer' })]),
+    );
+    expect((await cli('roles', 'assign', '--principal', user.body.id, '--role', 'editor')).body).toMatchObject({
+      ok: true,
+      assigned: true,
+    });
+    expect((await cli('roles', 'revoke', '--principal', user.body.id, '--role', 'editor')).body).toMatchObject({
+      ok: true,
+      revoked: true,
+    });
+    expect((await cli('roles', 'assign', '--principal', user.body.id, '--role', 'no-such-role')).code).toBe(1);
+    const grant = ['--principal', user.body.id, '--type', 'document', '--id', 'doc-1', '--action', 'read'];
+    expect((await cli('grants', 'add', ...grant)).body).toMatchObject({ ok: true, added: true });
+    expect((await cli('grants', 'add', ...grant)).body).toMatchObject({ ok: true, added: false });
+    expect((await cli('grants', 'remove', ...grant)).body).toMatchObject({ ok: true, removed: true });
+    expect((await cli('grants', 'add', '--principal', user.body.id, '--type', 'Bad Type', '--id', 'x', '--action', 'read')).code).toBe(1);
+
     const disabled = await cli('users', 'disable', user.body.id);
     expect(disabled.body).toMatchObject({ ok: true, id: user.body.id, disabledAt: expect.any(String) });
   }, 120_000);
