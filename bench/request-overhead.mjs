@@ -10,20 +10,17 @@
 //
 // Nest and the library resolve from the root node_modules (one copy of @nestjs/*, shared with the
 // compiled library in libs/security/dist); bench/node_modules only holds autocannon.
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { LIBRARY, fail, machineSummary, nonNegative, positive, requireLibrary } from './lib/cli.mjs';
+import { importAutocannon, load, median, ms, startServer } from './lib/http-load.mjs';
+import { createAdapter, decorateMethod, listenAndReport } from './lib/nest-app.mjs';
 
-const LIBRARY = new URL('../node_modules/@app/security/dist/index.js', import.meta.url);
 const VARIANTS = [
   { name: 'bare', label: 'bare Nest', expectedStatus: 200 },
   { name: 'public', label: 'SecurityModule, `@Public()` route', expectedStatus: 200 },
   { name: 'protected', label: 'SecurityModule, protected route (401)', expectedStatus: 401 },
 ];
-const START_WITHIN_MS = 30_000;
-const STOP_WITHIN_MS = 10_000;
 
 const { values: args } = parseArgs({
   options: {
@@ -40,11 +37,6 @@ if (!['fastify', 'express'].includes(args.adapter)) fail(`--adapter must be fast
 if (args.serve) await serve(args.serve, args.adapter);
 else await main();
 
-function fail(message) {
-  console.error(message);
-  process.exit(2);
-}
-
 /** Child process: one variant of the app on 127.0.0.1, a free port reported to the parent. */
 async function serve(variant, adapterName) {
   await import('reflect-metadata');
@@ -60,12 +52,7 @@ async function serve(variant, adapterName) {
   }
   const decorators = [Get('ping')];
   if (variant === 'public') decorators.push(Public());
-  const proto = PingController.prototype;
-  Object.defineProperty(
-    proto,
-    'ping',
-    Reflect.decorate(decorators, proto, 'ping', Object.getOwnPropertyDescriptor(proto, 'ping')),
-  );
+  decorateMethod(PingController, 'ping', decorators);
   Controller()(PingController);
 
   class BenchModule {}
@@ -74,43 +61,17 @@ async function serve(variant, adapterName) {
     controllers: [PingController],
   })(BenchModule);
 
-  let adapter;
-  if (adapterName === 'fastify') {
-    const { FastifyAdapter } = await import('@nestjs/platform-fastify');
-    adapter = new FastifyAdapter();
-  } else {
-    const { ExpressAdapter } = await import('@nestjs/platform-express');
-    adapter = new ExpressAdapter();
-  }
-  const app = await NestFactory.create(BenchModule, adapter, { logger: ['error'] });
-  await app.listen(0, '127.0.0.1');
-  process.send({ port: app.getHttpServer().address().port });
-  process.on('SIGTERM', () => {
-    app.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  });
+  const app = await NestFactory.create(BenchModule, await createAdapter(adapterName), { logger: ['error'] });
+  await listenAndReport(app);
 }
 
 /** Parent: starts each variant in turn, loads it, stops it, prints the table. */
 async function main() {
-  if (!existsSync(LIBRARY)) {
-    fail(
-      `The compiled library is missing (${fileURLToPath(LIBRARY)}).\n` +
-        'Build it first: `npm run build` at the repository root, then run this again from bench/.',
-    );
-  }
-  let autocannon;
-  try {
-    ({ default: autocannon } = await import('autocannon'));
-  } catch {
-    fail('autocannon is not installed: run `npm ci` in bench/ first.');
-  }
+  requireLibrary();
+  const autocannon = await importAutocannon();
   const connections = positive(args.connections, '--connections');
   const duration = positive(args.duration, '--duration');
-  const warmup = Number(args.warmup);
-  if (!Number.isInteger(warmup) || warmup < 0) fail('--warmup must be 0 or a positive integer');
+  const warmup = nonNegative(args.warmup, '--warmup');
   const rounds = positive(args.rounds, '--rounds');
 
   const runs = new Map(VARIANTS.map((variant) => [variant.name, []]));
@@ -151,67 +112,19 @@ async function measure(autocannon, variant, { connections, duration, warmup }) {
   }
 }
 
-function median(results) {
-  const sorted = [...results].sort((a, b) => a.requests.average - b.requests.average);
-  return sorted[Math.floor((sorted.length - 1) / 2)];
-}
-
-function positive(text, name) {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value <= 0) fail(`${name} must be a positive integer`);
-  return value;
-}
-
-function load(autocannon, { url, connections, duration }) {
-  // Bounded: the run ends after `duration` seconds; a request may wait at most 10 s.
-  return autocannon({ url, connections, duration, timeout: 10, pipelining: 1 });
-}
-
-async function startVariant(name, adapter) {
-  const child = spawn(
-    process.execPath,
-    [fileURLToPath(import.meta.url), '--serve', name, '--adapter', adapter],
-    // stdout is ignored: it carries the security event log lines (one per 401).
-    { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...process.env, NODE_ENV: 'production' } },
-  );
-  let stderr = '';
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const port = await new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`${name} did not start within ${START_WITHIN_MS} ms`)),
-      START_WITHIN_MS,
-    );
-    child.once('message', (message) => {
-      clearTimeout(timer);
-      resolve(message.port);
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited with ${code} before listening:\n${stderr}`));
-    });
-  }).catch((error) => {
-    child.kill('SIGKILL');
-    throw error;
+function startVariant(name, adapter) {
+  return startServer({
+    script: fileURLToPath(import.meta.url),
+    args: ['--serve', name, '--adapter', adapter],
+    label: name,
   });
-  return {
-    port,
-    stop: async () => {
-      child.kill('SIGTERM');
-      const force = setTimeout(() => child.kill('SIGKILL'), STOP_WITHIN_MS);
-      await exited;
-      clearTimeout(force);
-    },
-  };
 }
 
 function printTable(results, { connections, duration, rounds, adapter }) {
   const bare = results[0].result;
-  // autocannon's histogram has a resolution of 1 ms.
-  const ms = (value) => (value < 1 ? '< 1 ms' : `${Math.round(value)} ms`);
   const lines = [
     `Nest ${adapter}, GET /ping, ${connections} connections, ${duration} s per run, median of ${rounds}, loopback; ` +
-      `Node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'})`,
+      machineSummary(),
     '',
     '| app | status | req/s | p50 latency | p99 latency | req/s vs bare |',
     '|---|---:|---:|---:|---:|---:|',

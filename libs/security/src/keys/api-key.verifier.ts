@@ -24,8 +24,8 @@ const CACHE_MAX = 10_000;
 interface CachedKey {
   readonly record: ApiKeyRecord;
   readonly principal: PrincipalRecord;
-  readonly roles: readonly string[];
-  readonly permissions: readonly string[];
+  /** Built once per load: effective permissions are a pure function of the cached rows. */
+  readonly authenticated: Principal;
 }
 
 /** A key that passed every check, with the principal it authenticates. */
@@ -89,19 +89,7 @@ export class ApiKeyVerifier implements OnModuleDestroy {
     if (record.expiresAt && record.expiresAt.getTime() <= now) throw new InvalidCredentialsError('expired', { keyId });
     if (needsRehash(record.hashVersion, this.pepper)) void this.upgradeHash(record, parsed.secret);
     this.usage.record(keyId, new Date(now));
-    return {
-      record,
-      principal: {
-        id: principal.id,
-        kind: principal.kind,
-        roles: entry.roles,
-        permissions: effectiveKeyPermissions(entry.permissions, record.scopes),
-        attributes: principal.attributes,
-        authMethod: 'api-key',
-        keyId,
-        createdAt: principal.createdAt,
-      },
-    };
+    return { record, principal: entry.authenticated };
   }
 
   onModuleDestroy(): void {
@@ -126,11 +114,20 @@ export class ApiKeyVerifier implements OnModuleDestroy {
     }
     const access = await this.principals.accessOf(record.principalId);
     if (!access) return undefined;
+    const principal = access.principal;
     const entry: CachedKey = {
       record,
-      principal: access.principal,
-      roles: access.roles,
-      permissions: access.permissions,
+      principal,
+      authenticated: Object.freeze({
+        id: principal.id,
+        kind: principal.kind,
+        roles: Object.freeze([...access.roles]),
+        permissions: Object.freeze(effectiveKeyPermissions(access.permissions, record.scopes)),
+        attributes: principal.attributes,
+        authMethod: 'api-key',
+        keyId,
+        createdAt: principal.createdAt,
+      }),
     };
     if (generation === this.generation) {
       const untilExpiry = record.expiresAt ? record.expiresAt.getTime() - this.clock.now() : CACHE_TTL_MS;

@@ -147,7 +147,7 @@ export function parseApiKey(text: string, prefix: string = DEFAULT_API_KEY_PREFI
   assertPrefix(prefix);
   // Both environments are 4 characters long, so every valid key has this one length.
   if (typeof text !== 'string' || text.length !== prefix.length + '_live_'.length + BODY_LENGTH) return MALFORMED;
-  const groups = apiKeyRegex(prefix).exec(text)?.groups;
+  const groups = compiledApiKeyRegex(prefix).exec(text)?.groups;
   if (!groups) return MALFORMED;
   const checksumStart = text.length - API_KEY_CHECKSUM_LENGTH;
   if (apiKeyChecksum(text.slice(0, checksumStart)) !== text.slice(checksumStart)) return CHECKSUM;
@@ -158,6 +158,17 @@ export function parseApiKey(text: string, prefix: string = DEFAULT_API_KEY_PREFI
     id: groups.id!,
     secret: groups.secret!,
   };
+}
+
+// parseApiKey runs on every request: compile each prefix's pattern once (no g flag, so no lastIndex state).
+const compiled = new Map<string, RegExp>();
+function compiledApiKeyRegex(prefix: string): RegExp {
+  let pattern = compiled.get(prefix);
+  if (!pattern) {
+    pattern = apiKeyRegex(prefix);
+    if (compiled.size < 16) compiled.set(prefix, pattern);
+  }
+  return pattern;
 }
 
 function assertPrefix(prefix: string): void {
