@@ -110,7 +110,8 @@ export {
 export { MemoryApiKeyStore } from './keys/adapters/memory-api-key.store.js';
 export { TypeOrmApiKeyStore } from './keys/adapters/typeorm-api-key.store.js';
 export { ApiKeys, type ApiKeyView, type CreateApiKeyInput, type IssuedApiKey } from './keys/api-keys.service.js';
-export { ApiKeyVerifier, type VerifiedApiKey } from './keys/api-key.verifier.js';
+export { ApiKeyVerifier, API_KEY_PEPPER_RING, type VerifiedApiKey } from './keys/api-key.verifier.js';
+export { ApiKeyUsageRecorder } from './keys/api-key-usage.recorder.js';
 export { ApiKeyAuthenticator } from './keys/api-key.authenticator.js';
 export {
   PrincipalStore,
