@@ -20,6 +20,11 @@ function hostAndPort(url: string): { host: string; port: number } {
   return { host: parsed.hostname, port: Number(parsed.port || 5432) };
 }
 
+/** Waits, within the recovery bound, for `server`'s /health to answer `expected`. */
+async function expectHealthSoon(server: RunningDemo, expected: Record<string, string>): Promise<void> {
+  await expect.poll(async () => jsonOf(await fetch(`${server.baseUrl}/health`)), POLL).toEqual(expected);
+}
+
 describe.each(ADAPTERS)('health and readiness on %s', (adapter) => {
   describe('while the database goes away and comes back', () => {
     let database: TestDatabase;
@@ -41,6 +46,18 @@ describe.each(ADAPTERS)('health and readiness on %s', (adapter) => {
     const get = (path: string, init?: RequestInit) => fetch(`${server.baseUrl}${path}`, init);
     let cached: Identity;
 
+    /** Health answers at once, degraded: the outage shows without the request waiting for the database. */
+    async function expectDatabaseDownNow(): Promise<void> {
+      const health = await get('/health');
+      expect(health.status).toBe(200);
+      expect(await jsonOf(health)).toEqual({ status: 'degraded', database: 'down', redis: 'memory' });
+    }
+
+    async function expectRecovered(): Promise<void> {
+      await expectHealthSoon(server, { status: 'ok', database: 'up', redis: 'memory' });
+      await expect.poll(async () => (await get('/health/ready')).status, POLL).toBe(200);
+    }
+
     it('boots through the proxy and reports the database up', async () => {
       const response = await get('/health');
       expect(response.status).toBe(200);
@@ -56,9 +73,7 @@ describe.each(ADAPTERS)('health and readiness on %s', (adapter) => {
       async () => {
         proxy.cut();
 
-        const health = await get('/health');
-        expect(health.status).toBe(200);
-        expect(await jsonOf(health)).toEqual({ status: 'degraded', database: 'down', redis: 'memory' });
+        await expectDatabaseDownNow();
 
         const ready = await get('/health/ready');
         expect(ready.status).toBe(503);
@@ -101,10 +116,7 @@ describe.each(ADAPTERS)('health and readiness on %s', (adapter) => {
       'reports ok and ready again once the database is reachable',
       async () => {
         proxy.restore();
-        await expect
-          .poll(async () => jsonOf(await get('/health')), POLL)
-          .toEqual({ status: 'ok', database: 'up', redis: 'memory' });
-        await expect.poll(async () => (await get('/health/ready')).status, POLL).toBe(200);
+        await expectRecovered();
         // Audit writes work again: the 401 below lands in the database.
         const requestId = `health-recovered-${adapter}`;
         expect((await get('/me', { headers: { 'x-request-id': requestId } })).status).toBe(401);
@@ -126,17 +138,12 @@ describe.each(ADAPTERS)('health and readiness on %s', (adapter) => {
       async () => {
         proxy.stall();
         // The queries hang; each dependency check gives up after its timeout, so the answers still come.
-        const health = await get('/health');
-        expect(health.status).toBe(200);
-        expect(await jsonOf(health)).toEqual({ status: 'degraded', database: 'down', redis: 'memory' });
+        await expectDatabaseDownNow();
         expect((await get('/health/ready')).status).toBe(503);
         expect((await get('/me')).status).toBe(401);
 
         proxy.restore();
-        await expect
-          .poll(async () => jsonOf(await get('/health')), POLL)
-          .toEqual({ status: 'ok', database: 'up', redis: 'memory' });
-        await expect.poll(async () => (await get('/health/ready')).status, POLL).toBe(200);
+        await expectRecovered();
       },
       PHASE_TIMEOUT_MS,
     );
@@ -174,59 +181,39 @@ describe.each(ADAPTERS)('health and readiness on %s', (adapter) => {
       }
     }
 
+    const expectRedis = (state: 'up' | 'down') =>
+      expectHealthSoon(server, { status: state === 'up' ? 'ok' : 'degraded', database: 'up', redis: state });
+
     it('reports Redis up once connected', async () => {
-      await expect
-        .poll(async () => jsonOf(await get('/health')), POLL)
-        .toEqual({ status: 'ok', database: 'up', redis: 'up' });
+      await expectRedis('up');
     });
 
-    it(
-      'reports Redis down and stays ready while the link is cut, then recovers',
-      async () => {
-        proxy.cut();
-        await expect
-          .poll(async () => jsonOf(await get('/health')), POLL)
-          .toEqual({ status: 'degraded', database: 'up', redis: 'down' });
+    // Each outage: Redis reported down, no 5xx anywhere meanwhile, and up again once it is over.
+    it.each<[title: string, goAway: () => unknown, comeBack: () => unknown]>([
+      [
+        'reports Redis down and stays ready while the link is cut, then recovers',
+        () => proxy.cut(),
+        () => proxy.restore(),
+      ],
+      [
+        'reports Redis down while the link is silent (a partition), then recovers',
+        () => proxy.stall(),
+        () => proxy.restore(),
+      ],
+      [
+        'reports Redis down while its server is stopped, and up once it is started again',
+        () => redis.stop(),
+        () => redis.start(),
+      ],
+    ])(
+      '%s',
+      async (_title, goAway, comeBack) => {
+        await goAway();
+        await expectRedis('down');
         await expectNoServerError();
 
-        proxy.restore();
-        await expect
-          .poll(async () => jsonOf(await get('/health')), POLL)
-          .toEqual({ status: 'ok', database: 'up', redis: 'up' });
-      },
-      PHASE_TIMEOUT_MS,
-    );
-
-    it(
-      'reports Redis down while the link is silent (a partition), then recovers',
-      async () => {
-        proxy.stall();
-        await expect
-          .poll(async () => jsonOf(await get('/health')), POLL)
-          .toEqual({ status: 'degraded', database: 'up', redis: 'down' });
-        await expectNoServerError();
-
-        proxy.restore();
-        await expect
-          .poll(async () => jsonOf(await get('/health')), POLL)
-          .toEqual({ status: 'ok', database: 'up', redis: 'up' });
-      },
-      PHASE_TIMEOUT_MS,
-    );
-
-    it(
-      'reports Redis down while its server is stopped, and up once it is started again',
-      async () => {
-        await redis.stop();
-        await expect
-          .poll(async () => jsonOf(await get('/health')), POLL)
-          .toEqual({ status: 'degraded', database: 'up', redis: 'down' });
-        await expectNoServerError();
-
-        await redis.start();
-        await expect
-          .poll(async () => jsonOf(await get('/health')), POLL)
-          .toEqual({ status: 'ok', database: 'up', redis: 'up' });
+        await comeBack();
+        await expectRedis('up');
       },
       PHASE_TIMEOUT_MS,
     );

@@ -90,6 +90,27 @@ export abstract class SecurityChangeBus {
     return valid;
   }
 
+  /**
+   * What `publish` does once `change` is stamped, for an adapter with a transport: delivers it here,
+   * then `send`s it to the other instances. When `send` fails it rejects with an error, prefixed by
+   * `adapter`, that says the change was applied here but not sent; the transport's error is its cause.
+   */
+  protected async deliverAndSend(
+    adapter: string,
+    change: Readonly<SecurityChange>,
+    send: () => Promise<unknown>,
+  ): Promise<void> {
+    this.deliver(change);
+    try {
+      await send();
+    } catch (error) {
+      throw new Error(
+        `${adapter}: ${change.kind} ${change.id} was applied here but not sent to other instances: ${errorMessage(error)}`,
+        { cause: error },
+      );
+    }
+  }
+
   /** Calls every listener with `change`; one that throws is logged and the others still run. */
   protected deliver(change: Readonly<SecurityChange>): void {
     // A copy: a Set's iterator would also visit listeners subscribed during this delivery.

@@ -5,7 +5,7 @@ import type { QueryRunner } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeWithRedis, TEST_REDIS_URL, testDatabase } from '../../../../test/support/services.js';
 import { describeWithRedisServer, startRedisServer } from '../../../../test/support/redis-server.js';
-import { startTcpProxy } from '../../../../test/support/tcp-proxy.js';
+import { startTcpProxy, type TcpProxy, type TcpProxyTarget } from '../../../../test/support/tcp-proxy.js';
 import {
   MemorySecurityChangeBus,
   MemorySecurityChangeHub,
@@ -13,7 +13,7 @@ import {
 import { PollingSecurityChangeBus } from '../../src/changes/adapters/polling-security-change.bus.js';
 import { PostgresSecurityChangeBus } from '../../src/changes/adapters/postgres-security-change.bus.js';
 import { RedisSecurityChangeBus } from '../../src/changes/adapters/redis-security-change.bus.js';
-import { decodeSecurityChange, parseSecurityChange } from '../../src/changes/security-change.js';
+import { decodeSecurityChange, parseSecurityChange, type SecurityChange } from '../../src/changes/security-change.js';
 import type { SecurityChangeBus } from '../../src/changes/security-change.bus.js';
 import { startInMemoryPostgres, type EmbeddedPostgres } from '../../src/persistence/embedded-postgres.js';
 import { SecurityChanges1764300000000 } from '../../src/persistence/migrations/1764300000000-security-changes.js';
@@ -22,6 +22,7 @@ import {
   describeSecurityChangeBusContract,
   record,
   recordingLogger,
+  type Recording,
   type SecurityChangeBusPair,
 } from './security-change-bus.contract.js';
 
@@ -61,6 +62,91 @@ async function migrate(url: string): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// outages, as every networked adapter must survive them
+
+type RecordingLogger = ReturnType<typeof recordingLogger>;
+
+/** Two buses as two instances, `b` reaching its server through `proxy` and logging to `logger`. */
+interface ProxiedPair {
+  a: SecurityChangeBus;
+  b: SecurityChangeBus;
+  proxy: TcpProxy;
+  logger: RecordingLogger;
+}
+
+/**
+ * Starts a proxy to `target`, has `makePair` build the buses (neither started) and runs `run` with them;
+ * then stops both, calls the `release` that `makePair` returned, and closes the proxy.
+ */
+async function withProxiedPair(
+  target: TcpProxyTarget,
+  makePair: (
+    proxy: TcpProxy,
+    logger: RecordingLogger,
+  ) => { a: SecurityChangeBus; b: SecurityChangeBus; release?: () => Promise<void> },
+  run: (pair: ProxiedPair) => Promise<void>,
+): Promise<void> {
+  const proxy = await startTcpProxy(target);
+  const logger = recordingLogger();
+  const { a, b, release } = makePair(proxy, logger);
+  try {
+    await run({ a, b, proxy, logger });
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+    await release?.();
+    await proxy.close();
+  }
+}
+
+/** Starts both buses and checks that a change from `a` reaches `b`; returns what `b` delivers. */
+async function startAndDeliverOne({ a, b }: ProxiedPair): Promise<Recording> {
+  await Promise.all([a.start(), b.start()]);
+  const seenB = record(b);
+  await a.publish({ kind: 'api-key', id: 'before' });
+  await expect.poll(() => seenB.changes.length, { timeout: DELIVERY_BOUND_MS }).toBe(1);
+  return seenB;
+}
+
+/** `b` resyncs once, then receives `change` from `a`: the ids it delivered are then `expected`. */
+async function expectResyncThenDelivery(
+  a: SecurityChangeBus,
+  seenB: Recording,
+  change: SecurityChange,
+  expected: string[],
+): Promise<void> {
+  await expect.poll(() => seenB.resyncs, { timeout: 10_000 }).toBe(1);
+  await a.publish(change);
+  await expect.poll(() => seenB.changes.map((c) => c.id), { timeout: DELIVERY_BOUND_MS }).toEqual(expected);
+}
+
+/**
+ * A silent partition: `b`'s heartbeat notices it (a warning matching `noAnswer`), and once the network
+ * is back `b` reconnects, resyncs and receives `change`.
+ */
+async function expectHeartbeatRecovery(pair: ProxiedPair, noAnswer: RegExp, change: SecurityChange): Promise<void> {
+  const { a, b, proxy, logger } = pair;
+  await Promise.all([a.start(), b.start()]);
+  const seenB = record(b);
+
+  proxy.stall();
+  await expect.poll(() => logger.warnings.join('\n'), { timeout: 5_000 }).toMatch(noAnswer);
+  proxy.restore();
+
+  await expectResyncThenDelivery(a, seenB, change, [change.id]);
+}
+
+/** `b`'s server is unreachable at start(): start() rejects, `b` keeps trying, and resyncs once through. */
+async function expectLateStart({ a, b, proxy }: ProxiedPair): Promise<void> {
+  proxy.cut();
+  const seenB = record(b);
+  await a.start();
+  await expect(b.start()).rejects.toThrow();
+
+  proxy.restore();
+  await expectResyncThenDelivery(a, seenB, { kind: 'role', id: 'late-start' }, ['late-start']);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -229,17 +315,24 @@ describeWithRedis('RedisSecurityChangeBus', () => {
     }
   });
 
+  /** `a` straight to Redis, `b` through the proxy. */
+  const withPair = (options: { heartbeatIntervalMs?: number }, run: (pair: ProxiedPair) => Promise<void>) =>
+    withProxiedPair(
+      redisTarget,
+      (proxy, logger) => {
+        const keyPrefix = uniquePrefix();
+        return {
+          a: new RedisSecurityChangeBus({ url: TEST_REDIS_URL, keyPrefix, logger: recordingLogger() }),
+          b: new RedisSecurityChangeBus({ url: proxy.url(TEST_REDIS_URL), keyPrefix, logger, ...options }),
+        };
+      },
+      run,
+    );
+
   it('resyncs after its subscription is cut and restored, then receives again', async () => {
-    const proxy = await startTcpProxy(redisTarget);
-    const keyPrefix = uniquePrefix();
-    const logger = recordingLogger();
-    const a = new RedisSecurityChangeBus({ url: TEST_REDIS_URL, keyPrefix, logger: recordingLogger() });
-    const b = new RedisSecurityChangeBus({ url: proxy.url(TEST_REDIS_URL), keyPrefix, logger });
-    try {
-      await Promise.all([a.start(), b.start()]);
-      const seenB = record(b);
-      await a.publish({ kind: 'api-key', id: 'before' });
-      await expect.poll(() => seenB.changes.length, { timeout: DELIVERY_BOUND_MS }).toBe(1);
+    await withPair({}, async (pair) => {
+      const { a, b, proxy, logger } = pair;
+      const seenB = await startAndDeliverOne(pair);
 
       proxy.cut();
       await expect.poll(() => logger.warnings.join('\n')).toMatch(/lost the Redis subscription/);
@@ -251,67 +344,19 @@ describeWithRedis('RedisSecurityChangeBus', () => {
       expect(seenB.resyncs).toBe(0);
 
       proxy.restore();
-      await expect.poll(() => seenB.resyncs, { timeout: 10_000 }).toBe(1);
-      await a.publish({ kind: 'api-key', id: 'after' });
-      await expect
-        .poll(() => seenB.changes.map((c) => c.id), { timeout: DELIVERY_BOUND_MS })
-        .toEqual(['before', 'local-only', 'after']);
+      await expectResyncThenDelivery(a, seenB, { kind: 'api-key', id: 'after' }, ['before', 'local-only', 'after']);
       expect(logger.logs.join('\n')).toMatch(/resubscribed/);
-    } finally {
-      await Promise.all([a.stop(), b.stop()]);
-      await proxy.close();
-    }
+    });
   }, 30_000);
 
   it('notices a silent partition by its heartbeat, reconnects once the network is back, and resyncs', async () => {
-    const proxy = await startTcpProxy(redisTarget);
-    const keyPrefix = uniquePrefix();
-    const logger = recordingLogger();
-    const a = new RedisSecurityChangeBus({ url: TEST_REDIS_URL, keyPrefix, logger: recordingLogger() });
-    const b = new RedisSecurityChangeBus({
-      url: proxy.url(TEST_REDIS_URL),
-      keyPrefix,
-      logger,
-      heartbeatIntervalMs: 100,
-    });
-    try {
-      await Promise.all([a.start(), b.start()]);
-      const seenB = record(b);
-
-      proxy.stall();
-      await expect.poll(() => logger.warnings.join('\n'), { timeout: 5_000 }).toMatch(/no answer to a ping/);
-      proxy.restore();
-
-      await expect.poll(() => seenB.resyncs, { timeout: 10_000 }).toBe(1);
-      await a.publish({ kind: 'principal', id: 'after-partition' });
-      await expect
-        .poll(() => seenB.changes.map((c) => c.id), { timeout: DELIVERY_BOUND_MS })
-        .toEqual(['after-partition']);
-    } finally {
-      await Promise.all([a.stop(), b.stop()]);
-      await proxy.close();
-    }
+    await withPair({ heartbeatIntervalMs: 100 }, (pair) =>
+      expectHeartbeatRecovery(pair, /no answer to a ping/, { kind: 'principal', id: 'after-partition' }),
+    );
   }, 30_000);
 
   it('rejects start() when Redis is unreachable, keeps trying, and resyncs once subscribed', async () => {
-    const proxy = await startTcpProxy(redisTarget);
-    proxy.cut();
-    const keyPrefix = uniquePrefix();
-    const a = new RedisSecurityChangeBus({ url: TEST_REDIS_URL, keyPrefix, logger: recordingLogger() });
-    const b = new RedisSecurityChangeBus({ url: proxy.url(TEST_REDIS_URL), keyPrefix, logger: recordingLogger() });
-    try {
-      const seenB = record(b);
-      await a.start();
-      await expect(b.start()).rejects.toThrow();
-
-      proxy.restore();
-      await expect.poll(() => seenB.resyncs, { timeout: 10_000 }).toBe(1);
-      await a.publish({ kind: 'role', id: 'late-start' });
-      await expect.poll(() => seenB.changes.map((c) => c.id), { timeout: DELIVERY_BOUND_MS }).toEqual(['late-start']);
-    } finally {
-      await Promise.all([a.stop(), b.stop()]);
-      await proxy.close();
-    }
+    await withPair({}, expectLateStart);
   }, 30_000);
 });
 
@@ -371,61 +416,52 @@ describeListen('PostgresSecurityChangeBus', () => {
     };
   });
 
-  const withPair = async (
+  /** `a` listens straight to the server, `b` through the proxy (or straight too with `proxied: false`). */
+  const withPair = (
     options: { proxied?: boolean; heartbeatIntervalMs?: number },
-    run: (
-      pair: { a: SecurityChangeBus; b: SecurityChangeBus; proxy: Awaited<ReturnType<typeof startTcpProxy>> },
-      logger: ReturnType<typeof recordingLogger>,
-    ) => Promise<void>,
-  ) => {
-    const proxy = await startTcpProxy(pgTarget);
-    const publishPool = pool(database.url);
-    const logger = recordingLogger();
-    const a = new PostgresSecurityChangeBus({
-      listenConnection: database.url,
-      query: publishPool,
-      logger: recordingLogger(),
-    });
-    const b = new PostgresSecurityChangeBus({
-      listenConnection: options.proxied === false ? database.url : proxy.url(database.url),
-      query: publishPool,
-      logger,
-      heartbeatIntervalMs: options.heartbeatIntervalMs ?? 0,
-      minReconnectDelayMs: 20,
-      maxReconnectDelayMs: 200,
-    });
-    try {
-      await run({ a, b, proxy }, logger);
-    } finally {
-      await Promise.all([a.stop(), b.stop()]);
-      await publishPool.end();
-      await proxy.close();
-    }
-  };
+    run: (pair: ProxiedPair) => Promise<void>,
+  ) =>
+    withProxiedPair(
+      pgTarget,
+      (proxy, logger) => {
+        const publishPool = pool(database.url);
+        return {
+          a: new PostgresSecurityChangeBus({
+            listenConnection: database.url,
+            query: publishPool,
+            logger: recordingLogger(),
+          }),
+          b: new PostgresSecurityChangeBus({
+            listenConnection: options.proxied === false ? database.url : proxy.url(database.url),
+            query: publishPool,
+            logger,
+            heartbeatIntervalMs: options.heartbeatIntervalMs ?? 0,
+            minReconnectDelayMs: 20,
+            maxReconnectDelayMs: 200,
+          }),
+          release: () => publishPool.end(),
+        };
+      },
+      run,
+    );
 
   it('reconnects after its LISTEN connection is cut and restored, resyncs, then receives again', async () => {
-    await withPair({}, async ({ a, b, proxy }, logger) => {
-      await Promise.all([a.start(), b.start()]);
-      const seenB = record(b);
-      await a.publish({ kind: 'api-key', id: 'before' });
-      await expect.poll(() => seenB.changes.length, { timeout: DELIVERY_BOUND_MS }).toBe(1);
+    await withPair({}, async (pair) => {
+      const { a, proxy, logger } = pair;
+      const seenB = await startAndDeliverOne(pair);
 
       proxy.cut();
       await expect.poll(() => logger.warnings.join('\n')).toMatch(/lost the LISTEN connection/);
       await a.publish({ kind: 'api-key', id: 'missed' });
       proxy.restore();
 
-      await expect.poll(() => seenB.resyncs, { timeout: 10_000 }).toBe(1);
-      await a.publish({ kind: 'api-key', id: 'after' });
-      await expect
-        .poll(() => seenB.changes.map((c) => c.id), { timeout: DELIVERY_BOUND_MS })
-        .toEqual(['before', 'after']);
+      await expectResyncThenDelivery(a, seenB, { kind: 'api-key', id: 'after' }, ['before', 'after']);
       expect(logger.logs.join('\n')).toMatch(/listening on security_changes again/);
     });
   }, 30_000);
 
   it('reconnects when the server terminates its backend', async () => {
-    await withPair({ proxied: false }, async ({ a, b }, logger) => {
+    await withPair({ proxied: false }, async ({ a, b, logger }) => {
       await Promise.all([a.start(), b.start()]);
       const seenB = record(b);
       const admin = new pg.Client({ connectionString: database.url });
@@ -450,34 +486,13 @@ describeListen('PostgresSecurityChangeBus', () => {
   }, 30_000);
 
   it('notices a silent partition by its heartbeat, reconnects once the network is back, and resyncs', async () => {
-    await withPair({ heartbeatIntervalMs: 100 }, async ({ a, b, proxy }, logger) => {
-      await Promise.all([a.start(), b.start()]);
-      const seenB = record(b);
-
-      proxy.stall();
-      await expect.poll(() => logger.warnings.join('\n'), { timeout: 5_000 }).toMatch(/no answer to SELECT 1/);
-      proxy.restore();
-
-      await expect.poll(() => seenB.resyncs, { timeout: 10_000 }).toBe(1);
-      await a.publish({ kind: 'session', id: 'after-partition' });
-      await expect
-        .poll(() => seenB.changes.map((c) => c.id), { timeout: DELIVERY_BOUND_MS })
-        .toEqual(['after-partition']);
-    });
+    await withPair({ heartbeatIntervalMs: 100 }, (pair) =>
+      expectHeartbeatRecovery(pair, /no answer to SELECT 1/, { kind: 'session', id: 'after-partition' }),
+    );
   }, 30_000);
 
   it('rejects start() when the database is unreachable, keeps trying, and resyncs once listening', async () => {
-    await withPair({}, async ({ a, b, proxy }) => {
-      proxy.cut();
-      const seenB = record(b);
-      await a.start();
-      await expect(b.start()).rejects.toThrow();
-
-      proxy.restore();
-      await expect.poll(() => seenB.resyncs, { timeout: 10_000 }).toBe(1);
-      await a.publish({ kind: 'role', id: 'late-start' });
-      await expect.poll(() => seenB.changes.map((c) => c.id), { timeout: DELIVERY_BOUND_MS }).toEqual(['late-start']);
-    });
+    await withPair({}, expectLateStart);
   }, 30_000);
 
   it('rejects publish when the database is unreachable, after delivering locally', async () => {

@@ -1,24 +1,17 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
 import type { ApiKeyRecord, NewApiKey } from '../../src/keys/api-key.record.js';
 import type { ApiKeyStore } from '../../src/keys/api-key.store.js';
-import type { PrincipalStore } from '../../src/principals/principal.store.js';
+import {
+  at,
+  newApiKey,
+  randomKeyId,
+  useStoreWithAliceAndBob,
+  type StoreWithPrincipalsFixture,
+} from './contract-support.js';
 
 /** What a contract run needs: a key store and the principal store its keys belong to, over a clean state. */
-export interface ApiKeyStoreFixture {
-  store: ApiKeyStore;
-  principals: PrincipalStore;
-  cleanup(): Promise<void>;
-}
-
-const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-const T0 = new Date('2026-03-01T10:00:00.000Z');
-const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
-
-/** 12 random base62 characters, the shape of a public key id. */
-export function randomKeyId(): string {
-  return [...randomBytes(12)].map((byte) => BASE62[byte % 62]).join('');
-}
+export type ApiKeyStoreFixture = StoreWithPrincipalsFixture<ApiKeyStore>;
 
 /**
  * The behaviour every `ApiKeyStore` adapter must have. `makeStore` is called before each test and
@@ -31,37 +24,13 @@ export function randomKeyId(): string {
  */
 export function describeApiKeyStoreContract(name: string, makeStore: () => Promise<ApiKeyStoreFixture>): void {
   describe(`ApiKeyStore contract: ${name}`, () => {
-    let fixture: ApiKeyStoreFixture;
     let store: ApiKeyStore;
     let alice: string;
     let bob: string;
+    useStoreWithAliceAndBob(makeStore, (given) => ({ store, alice, bob } = given));
 
-    beforeEach(async () => {
-      fixture = await makeStore();
-      store = fixture.store;
-      alice = (await fixture.principals.create({ kind: 'user', username: 'alice' })).id;
-      bob = (await fixture.principals.create({ kind: 'service', username: 'bob' })).id;
-    });
-
-    afterEach(async () => {
-      await fixture?.cleanup();
-    });
-
-    const newKey = (principalId: string, extra: Partial<NewApiKey> = {}): NewApiKey => ({
-      id: randomKeyId(),
-      principalId,
-      name: 'ci deploy',
-      environment: 'live',
-      secretHash: randomBytes(32).toString('hex'),
-      hashVersion: 'v1',
-      scopes: null,
-      allowedCidrs: null,
-      expiresAt: null,
-      rotatedFrom: null,
-      metadata: {},
-      createdAt: at(0),
-      ...extra,
-    });
+    const newKey = (principalId: string, extra: Partial<NewApiKey> = {}) =>
+      newApiKey(principalId, { createdAt: at(0), ...extra });
     const create = (principalId: string, extra: Partial<NewApiKey> = {}) => store.create(newKey(principalId, extra));
     const ids = (keys: readonly ApiKeyRecord[]) => keys.map((key) => key.id);
 

@@ -1,18 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InvalidGrantError, type GrantStore, type NewResourceGrant } from '../../src/authz/grant.store.js';
 import { SecurityError } from '../../src/core/errors.js';
-import { UnknownPrincipalError, type PrincipalStore } from '../../src/principals/principal.store.js';
+import { UnknownPrincipalError } from '../../src/principals/principal.store.js';
+import { at, useStoreWithAliceAndBob, type StoreWithPrincipalsFixture } from './contract-support.js';
 
 /** What a contract run needs: a grant store and the principal store it checks, over a clean state. */
-export interface GrantStoreFixture {
-  store: GrantStore;
-  principals: PrincipalStore;
-  cleanup(): Promise<void>;
-}
-
-const T0 = new Date('2026-03-01T10:00:00.000Z');
-const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
+export type GrantStoreFixture = StoreWithPrincipalsFixture<GrantStore>;
 
 /** Inputs every method must refuse with `ERR_SECURITY_INVALID_GRANT`, by field. */
 const INVALID = {
@@ -32,21 +26,10 @@ const INVALID = {
  */
 export function describeGrantStoreContract(name: string, makeStore: () => Promise<GrantStoreFixture>): void {
   describe(`GrantStore contract: ${name}`, () => {
-    let fixture: GrantStoreFixture;
     let store: GrantStore;
     let alice: string;
     let bob: string;
-
-    beforeEach(async () => {
-      fixture = await makeStore();
-      store = fixture.store;
-      alice = (await fixture.principals.create({ kind: 'user', username: 'alice' })).id;
-      bob = (await fixture.principals.create({ kind: 'service', username: 'bob' })).id;
-    });
-
-    afterEach(async () => {
-      await fixture?.cleanup();
-    });
+    useStoreWithAliceAndBob(makeStore, (given) => ({ store, alice, bob } = given));
 
     const grant = (principalId: string, extra: Partial<NewResourceGrant> = {}): NewResourceGrant => ({
       principalId,

@@ -1,19 +1,17 @@
-import { DataSource, type DataSourceOptions, type Logger } from 'typeorm';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { testDatabase } from '../../../../test/support/services.js';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { PrincipalRoleEntity } from '../../src/authz/principal-role.entity.js';
 import { RolePermissionEntity } from '../../src/authz/role-permission.entity.js';
 import { RoleEntity } from '../../src/authz/role.entity.js';
 import { MemoryApiKeyStore } from '../../src/keys/adapters/memory-api-key.store.js';
 import { TypeOrmApiKeyStore } from '../../src/keys/adapters/typeorm-api-key.store.js';
 import { ApiKeyEntity } from '../../src/keys/api-key.entity.js';
-import { securityDataSourceOptions } from '../../src/persistence/data-source-options.js';
-import { EMBEDDED_POOL_SIZE, startInMemoryPostgres } from '../../src/persistence/embedded-postgres.js';
 import { SECURITY_ENTITIES, SECURITY_MIGRATIONS } from '../../src/persistence/index.js';
 import { ApiKeysAndRoles1764400000000 } from '../../src/persistence/migrations/1764400000000-api-keys-and-roles.js';
 import { MemoryPrincipalStore } from '../../src/principals/adapters/memory-principal.store.js';
 import { TypeOrmPrincipalStore } from '../../src/principals/adapters/typeorm-principal.store.js';
-import { describeApiKeyStoreContract, randomKeyId } from './api-key-store.contract.js';
+import { POSTGRES_TARGETS, useMigratedDatabase, type PostgresTarget } from '../support/migrated-database.js';
+import { describeApiKeyStoreContract } from './api-key-store.contract.js';
+import { newApiKey, randomKeyId } from './contract-support.js';
 import { describePrincipalStoreContract } from './principal-store.contract.js';
 
 // The schema these stores need, and no later one: later tables (grants) reference principals and would
@@ -23,25 +21,6 @@ const ENTITIES = [
   ...new Set([...SECURITY_ENTITIES, ApiKeyEntity, RoleEntity, RolePermissionEntity, PrincipalRoleEntity]),
 ];
 const NEW_TABLES = ['api_keys', 'principal_roles', 'role_permissions', 'roles'];
-
-interface Database {
-  url: string;
-  embedded: boolean;
-  close(): Promise<void>;
-}
-
-/** Counts the statements a DataSource sends, to check what must be one round trip. */
-class CountingLogger implements Logger {
-  statements: string[] = [];
-  logQuery(query: string): void {
-    this.statements.push(query);
-  }
-  logQueryError(): void {}
-  logQuerySlow(): void {}
-  logSchemaBuild(): void {}
-  logMigration(): void {}
-  log(): void {}
-}
 
 describe('memory adapters', () => {
   describePrincipalStoreContract('memory', async () => ({
@@ -54,54 +33,27 @@ describe('memory adapters', () => {
   });
 });
 
-describePostgres('PostgreSQL (embedded only when none answers)', async () => {
-  const db = await testDatabase();
-  return { url: db.url, embedded: db.embedded, close: () => db.drop() };
-});
+for (const target of POSTGRES_TARGETS) describePostgres(target);
 
-// The embedded mode is a default of the demo: the same SQL must run on PGlite behind its socket.
-describePostgres('embedded PGlite (in memory)', async () => {
-  const server = await startInMemoryPostgres();
-  return { url: server.url, embedded: true, close: () => server.close() };
-});
-
-function describePostgres(label: string, open: () => Promise<Database>): void {
+function describePostgres({ label, open }: PostgresTarget): void {
   describe(`TypeORM adapters on ${label}`, () => {
-    let db: Database;
-    let dataSource: DataSource;
-    const counter = new CountingLogger();
-
-    beforeAll(async () => {
-      db = await open();
-      const options: DataSourceOptions = {
-        ...securityDataSourceOptions({ url: db.url, poolSize: db.embedded ? EMBEDDED_POOL_SIZE : 4 }),
-        entities: ENTITIES,
-        migrations: MIGRATIONS,
-        logger: counter,
-      };
-      dataSource = await new DataSource(options).initialize();
-      await dataSource.runMigrations();
-    }, 60_000);
-
-    afterAll(async () => {
-      await dataSource?.destroy();
-      await db?.close();
-    });
+    const db = useMigratedDatabase(open, { entities: ENTITIES, migrations: MIGRATIONS });
+    const { statementsOf, tableExists } = db;
 
     // Every contract test starts from empty tables.
     const truncate = () =>
-      dataSource.query('TRUNCATE api_keys, principal_roles, role_permissions, roles, principals, audit_events');
+      db.dataSource.query('TRUNCATE api_keys, principal_roles, role_permissions, roles, principals, audit_events');
 
     describePrincipalStoreContract('typeorm', async () => {
       await truncate();
-      return { store: new TypeOrmPrincipalStore(dataSource), cleanup: async () => {} };
+      return { store: new TypeOrmPrincipalStore(db.dataSource), cleanup: async () => {} };
     });
 
     describeApiKeyStoreContract('typeorm', async () => {
       await truncate();
       return {
-        store: new TypeOrmApiKeyStore(dataSource),
-        principals: new TypeOrmPrincipalStore(dataSource),
+        store: new TypeOrmApiKeyStore(db.dataSource),
+        principals: new TypeOrmPrincipalStore(db.dataSource),
         cleanup: async () => {},
       };
     });
@@ -113,20 +65,14 @@ function describePostgres(label: string, open: () => Promise<Database>): void {
 
       beforeEach(async () => {
         await truncate();
-        principals = new TypeOrmPrincipalStore(dataSource);
-        keys = new TypeOrmApiKeyStore(dataSource);
+        principals = new TypeOrmPrincipalStore(db.dataSource);
+        keys = new TypeOrmApiKeyStore(db.dataSource);
         principalId = (await principals.create({ kind: 'user', username: 'alice' })).id;
         await principals.upsertRole('viewer', ['users:read', 'items:read']);
         await principals.upsertRole('editor', ['users:read', 'users:write']);
         await principals.assignRole(principalId, 'viewer');
         await principals.assignRole(principalId, 'editor');
       });
-
-      const statementsOf = async (run: () => Promise<unknown>): Promise<string[]> => {
-        counter.statements = [];
-        await run();
-        return counter.statements;
-      };
 
       it('reads a principal with roles and permissions in one statement', async () => {
         let access: Awaited<ReturnType<TypeOrmPrincipalStore['accessOf']>> = null;
@@ -141,19 +87,7 @@ function describePostgres(label: string, open: () => Promise<Database>): void {
       });
 
       it('writes every key mutation in one statement', async () => {
-        const key = {
-          id: randomKeyId(),
-          principalId,
-          name: 'k',
-          environment: 'live' as const,
-          secretHash: 'aa',
-          hashVersion: 'v1',
-          scopes: null,
-          allowedCidrs: null,
-          expiresAt: null,
-          rotatedFrom: null,
-          metadata: {},
-        };
+        const key = newApiKey(principalId, { name: 'k', secretHash: 'aa' });
         const next = { ...key, id: randomKeyId() };
 
         expect(await statementsOf(() => keys.create(key))).toHaveLength(1);
@@ -175,41 +109,15 @@ function describePostgres(label: string, open: () => Promise<Database>): void {
     describe('migration ApiKeysAndRoles1764400000000', () => {
       beforeEach(truncate);
 
-      const tableExists = async (table: string): Promise<boolean> => {
-        const [row] = await dataSource.query(`SELECT to_regclass($1) IS NOT NULL AS "exists"`, [table]);
-        return row.exists;
-      };
-
       it('runs after the earlier migrations', async () => {
-        const applied: Array<{ name: string }> = await dataSource.query(
-          `SELECT name FROM security_migrations ORDER BY timestamp`,
-        );
+        const applied = await db.appliedMigrations();
 
-        expect(applied.map((m) => m.name)).toEqual(MIGRATIONS.map((m) => new m().name));
-        expect(applied.at(-1)?.name).toBe('ApiKeysAndRoles1764400000000');
+        expect(applied).toEqual(MIGRATIONS.map((m) => new m().name));
+        expect(applied.at(-1)).toBe('ApiKeysAndRoles1764400000000');
       });
 
       it('creates the columns with their types, nullability and defaults', async () => {
-        const rows: Array<{
-          table_name: string;
-          column_name: string;
-          type: string;
-          nullable: string;
-          default: string | null;
-        }> = await dataSource.query(
-          `
-            SELECT table_name, column_name, is_nullable AS nullable, column_default AS default,
-                   format_type(a.atttypid, a.atttypmod) AS type
-            FROM information_schema.columns c
-            JOIN pg_attribute a ON a.attrelid = to_regclass(c.table_name) AND a.attname = c.column_name
-            WHERE c.table_schema = current_schema() AND c.table_name = ANY($1)
-            ORDER BY table_name, ordinal_position`,
-          [NEW_TABLES],
-        );
-        const columns = (table: string) =>
-          rows
-            .filter((r) => r.table_name === table)
-            .map((r) => [r.column_name, r.type, r.nullable === 'YES' ? 'null' : 'not null', r.default]);
+        const columns = await db.columnsOf(NEW_TABLES);
 
         expect(columns('roles')).toEqual([
           ['name', 'character varying(64)', 'not null', null],
@@ -245,18 +153,10 @@ function describePostgres(label: string, open: () => Promise<Database>): void {
       });
 
       it('creates the keys, foreign keys and indexes', async () => {
-        const indexes: Array<{ indexname: string; indexdef: string }> = await dataSource.query(
-          `SELECT indexname, indexdef FROM pg_indexes
-           WHERE schemaname = current_schema() AND tablename = ANY($1) ORDER BY indexname`,
-          [NEW_TABLES],
-        );
-        const foreignKeys: Array<{ conname: string; def: string }> = await dataSource.query(
-          `SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint
-           WHERE contype IN ('f', 'c') AND conrelid::regclass::text = ANY($1) ORDER BY conname`,
-          [NEW_TABLES],
-        );
+        const indexes = await db.indexesOf(NEW_TABLES);
+        const foreignKeys = await db.constraintsOf(NEW_TABLES, ['f', 'c']);
 
-        expect(Object.fromEntries(indexes.map((i) => [i.indexname, i.indexdef.replace(/^.* USING /, '')]))).toEqual({
+        expect(indexes).toEqual({
           api_keys_pkey: 'btree (id)',
           api_keys_principal_id_idx: 'btree (principal_id)',
           principal_roles_pkey: 'btree (principal_id, role)',
@@ -264,7 +164,7 @@ function describePostgres(label: string, open: () => Promise<Database>): void {
           role_permissions_pkey: 'btree (role, permission)',
           roles_pkey: 'btree (name)',
         });
-        expect(Object.fromEntries(foreignKeys.map((k) => [k.conname, k.def]))).toEqual({
+        expect(foreignKeys).toEqual({
           api_keys_environment_check: expect.stringMatching(/environment.*'live'.*'test'/),
           api_keys_principal_id_fkey: 'FOREIGN KEY (principal_id) REFERENCES principals(id) ON DELETE CASCADE',
           principal_roles_principal_id_fkey: 'FOREIGN KEY (principal_id) REFERENCES principals(id) ON DELETE CASCADE',
@@ -274,12 +174,12 @@ function describePostgres(label: string, open: () => Promise<Database>): void {
       });
 
       it('stores and reads keys and grants through the entities', async () => {
-        const principalId = (await new TypeOrmPrincipalStore(dataSource).create({ kind: 'user', username: 'x' })).id;
-        await dataSource.getRepository(RoleEntity).insert({ name: 'viewer' });
-        await dataSource.getRepository(RolePermissionEntity).insert({ role: 'viewer', permission: 'users:read' });
-        await dataSource.getRepository(PrincipalRoleEntity).insert({ principalId, role: 'viewer' });
+        const principalId = (await new TypeOrmPrincipalStore(db.dataSource).create({ kind: 'user', username: 'x' })).id;
+        await db.dataSource.getRepository(RoleEntity).insert({ name: 'viewer' });
+        await db.dataSource.getRepository(RolePermissionEntity).insert({ role: 'viewer', permission: 'users:read' });
+        await db.dataSource.getRepository(PrincipalRoleEntity).insert({ principalId, role: 'viewer' });
         const id = randomKeyId();
-        await dataSource.getRepository(ApiKeyEntity).insert({
+        await db.dataSource.getRepository(ApiKeyEntity).insert({
           id,
           principalId,
           name: 'k',
@@ -294,8 +194,8 @@ function describePostgres(label: string, open: () => Promise<Database>): void {
           lastUsedAt: null,
         });
 
-        const key = await dataSource.getRepository(ApiKeyEntity).findOneByOrFail({ id });
-        const grant = await dataSource.getRepository(PrincipalRoleEntity).findOneByOrFail({ principalId });
+        const key = await db.dataSource.getRepository(ApiKeyEntity).findOneByOrFail({ id });
+        const grant = await db.dataSource.getRepository(PrincipalRoleEntity).findOneByOrFail({ principalId });
         expect(key).toMatchObject({ principalId, scopes: ['users:read'], metadata: {}, environment: 'test' });
         expect(key.createdAt).toBeInstanceOf(Date);
         expect(grant).toMatchObject({ role: 'viewer', grantedBy: null });
@@ -303,8 +203,8 @@ function describePostgres(label: string, open: () => Promise<Database>): void {
       });
 
       it('refuses an unknown environment, and cascades deletes of principals and roles', async () => {
-        const store = new TypeOrmPrincipalStore(dataSource);
-        const keys = new TypeOrmApiKeyStore(dataSource);
+        const store = new TypeOrmPrincipalStore(db.dataSource);
+        const keys = new TypeOrmApiKeyStore(db.dataSource);
         const alice = await store.create({ kind: 'user', username: 'alice' });
         const bob = await store.create({ kind: 'user', username: 'bob' });
         await store.upsertRole('viewer', ['users:read']);
@@ -312,43 +212,34 @@ function describePostgres(label: string, open: () => Promise<Database>): void {
         await store.assignRole(alice.id, 'viewer');
         await store.assignRole(bob.id, 'viewer');
         await store.assignRole(bob.id, 'editor');
-        const base = {
-          name: 'k',
-          secretHash: 'aa',
-          hashVersion: 'v1',
-          scopes: null,
-          allowedCidrs: null,
-          expiresAt: null,
-          rotatedFrom: null,
-          metadata: {},
-        };
-        const aliceKey = await keys.create({ ...base, id: randomKeyId(), principalId: alice.id, environment: 'live' });
-        const bobKey = await keys.create({ ...base, id: randomKeyId(), principalId: bob.id, environment: 'live' });
+        const base = { name: 'k', secretHash: 'aa' };
+        const aliceKey = await keys.create(newApiKey(alice.id, { ...base, environment: 'live' }));
+        const bobKey = await keys.create(newApiKey(bob.id, { ...base, environment: 'live' }));
 
         await expect(
-          keys.create({ ...base, id: randomKeyId(), principalId: alice.id, environment: 'prod' as 'live' }),
+          keys.create(newApiKey(alice.id, { ...base, environment: 'prod' as 'live' })),
         ).rejects.toMatchObject({ driverError: { code: '23514' } });
 
-        await dataSource.query(`DELETE FROM principals WHERE id = $1`, [alice.id]);
-        await dataSource.query(`DELETE FROM roles WHERE name = 'editor'`);
+        await db.dataSource.query(`DELETE FROM principals WHERE id = $1`, [alice.id]);
+        await db.dataSource.query(`DELETE FROM roles WHERE name = 'editor'`);
 
         expect(await keys.findById(aliceKey.id)).toBeNull();
         expect(await keys.findById(bobKey.id)).not.toBeNull();
         expect(await store.accessOf(bob.id)).toMatchObject({ roles: ['viewer'], permissions: ['users:read'] });
-        const [{ n }] = await dataSource.query(`SELECT count(*)::int AS n FROM principal_roles`);
+        const [{ n }] = await db.dataSource.query(`SELECT count(*)::int AS n FROM principal_roles`);
         expect(n).toBe(1);
         expect(await store.listRoles()).toEqual([{ name: 'viewer', description: null, permissions: ['users:read'] }]);
       });
 
       // Last: it drops the tables, then puts them back for whatever runs after.
       it('undoes the migration, dropping its four tables only, and runs it again', async () => {
-        await dataSource.undoLastMigration();
+        await db.dataSource.undoLastMigration();
 
         for (const table of NEW_TABLES) expect(await tableExists(table)).toBe(false);
         expect(await tableExists('principals')).toBe(true);
         expect(await tableExists('audit_events')).toBe(true);
 
-        const applied = await dataSource.runMigrations();
+        const applied = await db.dataSource.runMigrations();
         expect(applied.map((m) => m.name)).toEqual(['ApiKeysAndRoles1764400000000']);
         for (const table of NEW_TABLES) expect(await tableExists(table)).toBe(true);
       });

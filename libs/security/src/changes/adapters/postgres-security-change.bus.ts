@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { decodeSecurityChange, type SecurityChange } from '../security-change.js';
 import { errorMessage, SecurityChangeBus, type SecurityChangeBusOptions } from '../security-change.bus.js';
+import { Heartbeat } from './heartbeat.js';
 
 /** Runs one SQL statement with `$1`-style parameters, e.g. `(sql, params) => dataSource.query(sql, params)`. */
 export type SecurityChangeQuery = (sql: string, params?: unknown[]) => Promise<unknown>;
@@ -59,7 +60,7 @@ export class PostgresSecurityChangeBus extends SecurityChangeBus {
   private readonly runQuery: SecurityChangeQuery;
   private readonly minReconnectDelayMs: number;
   private readonly maxReconnectDelayMs: number;
-  private readonly heartbeatIntervalMs: number;
+  private readonly heartbeat: Heartbeat<pg.Client>;
   private readonly connectTimeoutMs: number;
   /** The client that listens, once LISTEN succeeded. */
   private client: pg.Client | undefined;
@@ -68,8 +69,6 @@ export class PostgresSecurityChangeBus extends SecurityChangeBus {
   private pending: pg.Client | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private failedAttempts = 0;
-  private heartbeat: NodeJS.Timeout | undefined;
-  private pingPending = false;
   private starting: Promise<void> | undefined;
   private stopped = false;
 
@@ -97,21 +96,21 @@ export class PostgresSecurityChangeBus extends SecurityChangeBus {
     this.runQuery = typeof query === 'function' ? query : (sql, params) => query.query(sql, params);
     this.minReconnectDelayMs = Math.max(1, minReconnectDelayMs);
     this.maxReconnectDelayMs = Math.max(this.minReconnectDelayMs, maxReconnectDelayMs);
-    this.heartbeatIntervalMs = heartbeatIntervalMs;
+    this.heartbeat = new Heartbeat(heartbeatIntervalMs, {
+      current: () => (this.stopped ? undefined : this.client),
+      ping: (client) => client.query('SELECT 1'),
+      // end() would wait for a peer that no longer answers; destroying the socket makes pg emit 'end'.
+      silent: (client) =>
+        client.connection.stream.destroy(new Error(`no answer to SELECT 1 within ${heartbeatIntervalMs} ms`)),
+    });
   }
 
   async publish(change: SecurityChange): Promise<void> {
     const stamped = this.stamp(change);
     if (this.stopped) throw new Error('PostgresSecurityChangeBus: publish after stop()');
-    this.deliver(stamped);
-    try {
-      await this.runQuery(NOTIFY_SQL, [JSON.stringify(stamped)]);
-    } catch (error) {
-      throw new Error(
-        `PostgresSecurityChangeBus: ${stamped.kind} ${stamped.id} was applied here but not sent to other instances: ${errorMessage(error)}`,
-        { cause: error },
-      );
-    }
+    await this.deliverAndSend('PostgresSecurityChangeBus', stamped, () =>
+      this.runQuery(NOTIFY_SQL, [JSON.stringify(stamped)]),
+    );
   }
 
   /**
@@ -127,7 +126,7 @@ export class PostgresSecurityChangeBus extends SecurityChangeBus {
     if (this.stopped) return;
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
-    clearInterval(this.heartbeat);
+    this.heartbeat.stop();
     // An attempt in progress may be waiting for a server that does not answer: cut it short.
     this.pending?.connection.stream.destroy();
     await this.connecting?.catch(() => {});
@@ -138,10 +137,7 @@ export class PostgresSecurityChangeBus extends SecurityChangeBus {
 
   private async doStart(): Promise<void> {
     if (this.stopped) throw new Error('PostgresSecurityChangeBus: start after stop()');
-    if (this.heartbeatIntervalMs > 0) {
-      this.heartbeat = setInterval(() => this.beat(), this.heartbeatIntervalMs);
-      this.heartbeat.unref();
-    }
+    this.heartbeat.start();
     try {
       await this.connect();
     } catch (error) {
@@ -178,7 +174,7 @@ export class PostgresSecurityChangeBus extends SecurityChangeBus {
       return;
     }
     this.client = client;
-    this.pingPending = false;
+    this.heartbeat.reset();
   }
 
   private lost(client: pg.Client, error?: Error): void {
@@ -223,24 +219,6 @@ export class PostgresSecurityChangeBus extends SecurityChangeBus {
       return;
     }
     this.receive(change);
-  }
-
-  private beat(): void {
-    const client = this.client;
-    if (!client || this.stopped) return;
-    if (this.pingPending) {
-      this.pingPending = false;
-      // end() would wait for a peer that no longer answers; destroying the socket makes pg emit 'end'.
-      client.connection.stream.destroy(new Error(`no answer to SELECT 1 within ${this.heartbeatIntervalMs} ms`));
-      return;
-    }
-    this.pingPending = true;
-    client.query('SELECT 1').then(
-      () => {
-        if (client === this.client) this.pingPending = false;
-      },
-      () => {},
-    );
   }
 }
 

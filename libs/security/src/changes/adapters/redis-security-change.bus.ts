@@ -2,6 +2,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { SECURITY_DEFAULTS } from '../../options/security-defaults.js';
 import { decodeSecurityChange, type SecurityChange } from '../security-change.js';
 import { errorMessage, SecurityChangeBus, type SecurityChangeBusOptions } from '../security-change.bus.js';
+import { Heartbeat } from './heartbeat.js';
 
 /** Options of `RedisSecurityChangeBus`: a URL (the bus owns its two connections) or a client to share. */
 export type RedisSecurityChangeBusOptions = SecurityChangeBusOptions & {
@@ -66,9 +67,7 @@ export class RedisSecurityChangeBus extends SecurityChangeBus {
   private readonly publisher: Redis;
   private readonly ownsPublisher: boolean;
   private readonly subscriber: Redis;
-  private readonly heartbeatIntervalMs: number;
-  private heartbeat: NodeJS.Timeout | undefined;
-  private pingPending = false;
+  private readonly heartbeat: Heartbeat<Redis>;
   private starting: Promise<void> | undefined;
   private startSettled = false;
   private subscribed = false;
@@ -86,7 +85,6 @@ export class RedisSecurityChangeBus extends SecurityChangeBus {
       );
     }
     this.channel = `${keyPrefix}${SECURITY_CHANGES_REDIS_CHANNEL}`;
-    this.heartbeatIntervalMs = heartbeatIntervalMs;
     if ('client' in options && options.client) {
       this.publisher = options.client;
       this.ownsPublisher = false;
@@ -111,6 +109,15 @@ export class RedisSecurityChangeBus extends SecurityChangeBus {
     this.subscriber.on('ready', () => this.onReady());
     this.subscriber.on('close', () => this.onClose());
     this.subscriber.on('message', (channel: string, message: string) => this.onMessage(channel, message));
+    this.heartbeat = new Heartbeat(heartbeatIntervalMs, {
+      current: () => (this.subscribed && !this.stopped ? this.subscriber : undefined),
+      ping: (subscriber) => subscriber.ping(),
+      silent: (subscriber) => {
+        this.lastError = `no answer to a ping within ${heartbeatIntervalMs} ms`;
+        // disconnect() would end the socket politely and wait for a peer that no longer answers.
+        subscriber.stream?.destroy();
+      },
+    });
     // start() awaits it; nobody may if stop() comes first.
     this.firstSubscription.promise.catch(() => {});
   }
@@ -118,15 +125,9 @@ export class RedisSecurityChangeBus extends SecurityChangeBus {
   async publish(change: SecurityChange): Promise<void> {
     const stamped = this.stamp(change);
     if (this.stopped) throw new Error('RedisSecurityChangeBus: publish after stop()');
-    this.deliver(stamped);
-    try {
-      await this.publisher.publish(this.channel, JSON.stringify(stamped));
-    } catch (error) {
-      throw new Error(
-        `RedisSecurityChangeBus: ${stamped.kind} ${stamped.id} was applied here but not sent to other instances: ${errorMessage(error)}`,
-        { cause: error },
-      );
-    }
+    await this.deliverAndSend('RedisSecurityChangeBus', stamped, () =>
+      this.publisher.publish(this.channel, JSON.stringify(stamped)),
+    );
   }
 
   /**
@@ -141,17 +142,14 @@ export class RedisSecurityChangeBus extends SecurityChangeBus {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    clearInterval(this.heartbeat);
+    this.heartbeat.stop();
     this.firstSubscription.reject(new Error('RedisSecurityChangeBus: stopped before it subscribed'));
     await Promise.all([close(this.subscriber), this.ownsPublisher ? close(this.publisher) : undefined]);
   }
 
   private async doStart(): Promise<void> {
     if (this.stopped) throw new Error('RedisSecurityChangeBus: start after stop()');
-    if (this.heartbeatIntervalMs > 0) {
-      this.heartbeat = setInterval(() => this.beat(), this.heartbeatIntervalMs);
-      this.heartbeat.unref();
-    }
+    this.heartbeat.start();
     try {
       await Promise.all([
         this.subscriber.connect(),
@@ -169,7 +167,7 @@ export class RedisSecurityChangeBus extends SecurityChangeBus {
       () => {
         if (this.stopped || this.subscriber.status !== 'ready') return;
         this.subscribed = true;
-        this.pingPending = false;
+        this.heartbeat.reset();
         // Not the subscription start() is waiting for: messages may have been missed meanwhile.
         const missed = this.everSubscribed || this.startSettled;
         if (this.everSubscribed) this.logger.log(`Security changes: resubscribed to Redis channel ${this.channel}`);
@@ -201,22 +199,6 @@ export class RedisSecurityChangeBus extends SecurityChangeBus {
       return;
     }
     this.receive(change);
-  }
-
-  private beat(): void {
-    if (!this.subscribed || this.stopped) return;
-    if (this.pingPending) {
-      this.lastError = `no answer to a ping within ${this.heartbeatIntervalMs} ms`;
-      this.pingPending = false;
-      // disconnect() would end the socket politely and wait for a peer that no longer answers.
-      this.subscriber.stream?.destroy();
-      return;
-    }
-    this.pingPending = true;
-    this.subscriber.ping().then(
-      () => (this.pingPending = false),
-      () => {},
-    );
   }
 }
 
