@@ -1,4 +1,4 @@
-import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Inject, Injectable, Optional } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthenticationRequiredError, InvalidCredentialsError } from '../core/errors.js';
 import type { HttpRequestLike } from '../http/http-request.js';
@@ -7,6 +7,7 @@ import { SECURITY_AUTHENTICATORS, SECURITY_OPTIONS } from '../security.constants
 import { Authenticator } from './authenticator.js';
 import { setPrincipal } from './current-principal.decorator.js';
 import { IS_PUBLIC } from './public.decorator.js';
+import { SecurityMetrics } from '../monitoring/security-metrics.service.js';
 
 /**
  * Deny by default: every HTTP route needs exactly one valid credential unless it is `@Public()`.
@@ -18,6 +19,7 @@ export class AuthenticationGuard implements CanActivate {
     private readonly reflector: Reflector,
     @Inject(SECURITY_OPTIONS) private readonly options: ResolvedSecurityOptions,
     @Inject(SECURITY_AUTHENTICATORS) private readonly authenticators: readonly Authenticator[],
+    @Optional() private readonly metrics?: SecurityMetrics,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -34,7 +36,9 @@ export class AuthenticationGuard implements CanActivate {
     if (offered.length > 1) {
       throw new InvalidCredentialsError('ambiguous', { schemes: offered.map((a) => a.name) });
     }
-    setPrincipal(request, await offered[0]!.authenticate(request));
+    const principal = await offered[0]!.authenticate(request);
+    setPrincipal(request, principal);
+    this.metrics?.recordAuthenticationSuccess(principal.authMethod);
     return true;
   }
 }
