@@ -7,6 +7,7 @@ import {
   PrincipalStore,
   Principals,
   AuditEventStore,
+  SecurityEvents,
 } from '@app/security';
 import { ADAPTERS, startDemo, type RunningDemo } from './support/demo-app.js';
 import { addKey, createIdentity, type Identity } from './support/identities.js';
@@ -318,6 +319,8 @@ describe.each(ADAPTERS)('API keys and RBAC over HTTP on %s', (adapter) => {
     expect(nobody.status).toBe(401);
     expect({ ...a, request_id: 0, instance: 0 }).toEqual({ ...b, request_id: 0, instance: 0 });
     expect({ ...a, request_id: 0, instance: 0 }).toEqual({ ...c, request_id: 0, instance: 0 });
+    // Rows are written off the request path: wait for the writer before reading them.
+    expect(await server.demo.app.get(SecurityEvents).flush(10_000)).toBe(true);
     const events = await server.demo.app.get(AuditEventStore).recent(50);
     expect(events.some((e) => e.type === 'LOGIN_SUCCEEDED' && e.principalId === person.id)).toBe(true);
     expect(events.some((e) => e.type === 'LOGIN_FAILED' && e.details.reason === 'unknown_user')).toBe(true);

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { readDemoConfig, type DemoConfig } from '../../apps/demo/src/config/demo-config.js';
 import { createDemoApp, type DemoApp } from '../../apps/demo/src/create-app.js';
@@ -25,11 +28,16 @@ export async function startDemo(
   options: { database?: TestDatabase } = {},
 ): Promise<RunningDemo> {
   const database = options.database ?? (await testDatabase());
+  // Each instance its own data directory: a spill file must only ever be replayed into its own database.
+  const dataDir = await mkdtemp(join(tmpdir(), 'nas-demo-'));
   const config: DemoConfig = readDemoConfig({
     NODE_ENV: 'test',
     HTTP_ADAPTER: adapter,
     DATABASE_URL: database.url,
     SECURITY_LOG: 'off',
+    DATA_DIR: dataDir,
+    // All requests of a suite come from 127.0.0.1: only the suites that test blocking turn it on.
+    ANOMALY_BLOCK_FOR: 'off',
     // The embedded fallback (no PostgreSQL server) has no LISTEN/NOTIFY across connections.
     ...(database.embedded ? { CHANGES_TRANSPORT: 'polling' } : {}),
     ...env,
@@ -44,6 +52,7 @@ export async function startDemo(
     close: async () => {
       await demo.close();
       if (!options.database) await database.drop();
+      await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { SECURITY_ENTITIES, SECURITY_MIGRATIONS, SecurityModule, securityDataSourceOptions } from '@app/security';
 import type { DemoConfig } from './config/demo-config.js';
 import { AdminKeysController, MyKeysController } from './admin/admin-keys.controller.js';
+import { AdminAuditController } from './admin/admin-audit.controller.js';
 import { AdminRolesController } from './admin/admin-roles.controller.js';
 import { DocumentPolicy } from './documents/document.policy.js';
 import { DocumentsController } from './documents/documents.controller.js';
@@ -11,6 +12,7 @@ import { DEMO_ENTITIES, DEMO_MIGRATIONS } from './persistence.js';
 import { LoginController } from './auth/login.controller.js';
 import { HealthController } from './health/health.controller.js';
 import { MeController } from './me/me.controller.js';
+import { MetricsController } from './metrics/metrics.controller.js';
 import { DemoSeeder } from './seed.js';
 import { UsersController } from './users/users.controller.js';
 import { BoomController } from './test-only/boom.controller.js';
@@ -35,8 +37,10 @@ export class AppModule {
       AdminKeysController,
       MyKeysController,
       AdminRolesController,
+      AdminAuditController,
       DocumentsController,
       ItemsController,
+      MetricsController,
     ];
     if (config.nodeEnv === 'test') controllers.push(BoomController);
     return {
@@ -60,8 +64,10 @@ export class AppModule {
           cors: { origins: config.corsOrigins, credentials: config.corsCredentials },
           rateLimit: { policies: config.rateLimits },
           apiKeys: { pepper: config.apiKeyPepper },
-          audit: { log: config.securityLog },
+          audit: { log: config.securityLog, spillDir: `${config.dataDir}/audit` },
           changes: { transport: config.changesTransport ?? (database.embedded ? 'polling' : 'auto') },
+          anomalies: { failedAuthPerIp: config.anomalies.failedAuthPerIp, blockFor: config.anomalies.blockFor },
+          alerts: config.alertWebhook ? { webhook: config.alertWebhook } : false,
         }),
       ],
       controllers,

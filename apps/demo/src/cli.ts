@@ -3,10 +3,12 @@ import { ConsoleLogger, Module, type DynamicModule, type INestApplicationContext
 import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { Command, CommanderError } from 'commander';
+import { once } from 'node:events';
 import { userInfo } from 'node:os';
 import { DataSource } from 'typeorm';
 import {
   ApiKeys,
+  AuditEventStore,
   Grants,
   SECURITY_ENTITIES,
   SECURITY_MIGRATIONS,
@@ -17,7 +19,10 @@ import {
   SecurityModule,
   securityDataSourceOptions,
   startEmbeddedPostgres,
+  verifyAuditChain,
+  type AuditChainHead,
   type EmbeddedPostgres,
+  type StoredAuditEvent,
 } from '@app/security';
 import { readDemoConfig, type DemoConfig } from './config/demo-config.js';
 import { DemoSeeder } from './seed.js';
@@ -152,8 +157,15 @@ function print(json: boolean, result: Record<string, unknown>, text: string): vo
 
 function describe(result: Record<string, unknown>): string {
   return Object.entries(result)
-    .map(([key, value]) => `${key}: ${Array.isArray(value) ? value.join(', ') || '-' : String(value)}`)
+    .map(([key, value]) => `${key}: ${Array.isArray(value) ? value.join(', ') || '-' : text(value)}`)
     .join('\n');
+}
+
+// Nested objects (e.g. `firstBad` of `audit verify`) as JSON rather than [object Object].
+function text(value: unknown): string {
+  if (value instanceof Date) return String(value);
+  if (typeof value === 'object' && value !== null) return JSON.stringify(value);
+  return String(value as string | number | boolean | bigint | null | undefined);
 }
 
 /** Nest's console logger writes below-error levels to stdout, which belongs to the command's result. */
@@ -236,6 +248,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     .action(action(health));
   addIdentityCommands(program, action);
   addAuthorizationCommands(program, action);
+  addAuditCommands(program, action, (code) => (exitCode = code));
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {
@@ -420,6 +433,90 @@ function addAuthorizationCommands(program: Command, action: Action): void {
         )(),
       );
   }
+}
+
+/** `audit …`: check the hash chain, export the trail. Reading only: nothing here is audited. */
+function addAuditCommands(program: Command, action: Action, exitWith: (code: number) => void): void {
+  const audit = program.command('audit').description('the tamper-evident audit trail (audit_events)');
+  audit
+    .command('verify')
+    .description('recompute the hash chain: exit 0 when intact, 1 naming the first altered, inserted or missing row')
+    .option('--head <seq:hash>', 'a chain head from the security log ("audit chain head"): detects removed newest rows')
+    .option('--json', 'print one JSON object: {ok, checked, firstBad}')
+    .action((options: Record<string, string | undefined>) =>
+      action(async () => {
+        const head = options.head === undefined ? undefined : parseHead(options.head);
+        return withContext(async ({ app }) => {
+          const result = await verifyAuditChain(auditRows(app.get(AuditEventStore)), { head });
+          if (result.firstBad) {
+            throw new OperationFailed(`audit chain broken at seq ${result.firstBad.seq} (${result.firstBad.reason})`, {
+              checked: result.checked,
+              firstBad: result.firstBad,
+            });
+          }
+          return { checked: result.checked, firstBad: null };
+        });
+      })(),
+    );
+  audit
+    .command('export')
+    .description('write the events as JSON lines on stdout, one per line, in seq order')
+    .option('--since <instant>', 'only events at or after this ISO 8601 instant')
+    .option('--until <instant>', 'only events before this ISO 8601 instant')
+    .option('--json', 'accepted for symmetry: the output is always JSON lines')
+    .action(async (options: Record<string, string | undefined>) => {
+      try {
+        const since = options.since === undefined ? undefined : parseInstant(options.since, '--since');
+        const until = options.until === undefined ? undefined : parseInstant(options.until, '--until');
+        await withContext(async ({ app }) => {
+          const store = app.get(AuditEventStore);
+          // `at` is when the event happened, not its place in the chain: every row is looked at.
+          let lines = '';
+          for await (const row of auditRows(store)) {
+            if ((since && row.at < since) || (until && row.at >= until)) continue;
+            lines += `${JSON.stringify(row)}\n`;
+            if (lines.length >= 64 * 1024) {
+              await writeOut(lines);
+              lines = '';
+            }
+          }
+          await writeOut(lines);
+        });
+      } catch (error) {
+        // stdout holds JSON lines only; what went wrong goes to stderr.
+        process.stderr.write(`could not run: ${error instanceof Error ? error.message : String(error)}\n`);
+        exitWith(2);
+      }
+    });
+}
+
+/** Every row, ascending, a page at a time. */
+async function* auditRows(store: AuditEventStore): AsyncIterable<StoredAuditEvent> {
+  let after = '0';
+  for (;;) {
+    const page = await store.range(after, 1_000);
+    if (page.length === 0) return;
+    yield* page;
+    after = page[page.length - 1]!.seq;
+  }
+}
+
+function parseHead(text: string): AuditChainHead {
+  const match = /^(\d+):([0-9a-f]{64})$/.exec(text.trim());
+  if (!match) throw new Error(`--head must be SEQ:HASH (a seq and 64 hex digits), got "${text}"`);
+  return { seq: match[1]!, hash: match[2]! };
+}
+
+function parseInstant(text: string, option: string): Date {
+  const instant = /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(text) ? new Date(text) : undefined;
+  if (!instant || Number.isNaN(instant.getTime())) {
+    throw new Error(`${option} must be an ISO 8601 instant such as 2026-01-31T00:00:00Z, got "${text}"`);
+  }
+  return instant;
+}
+
+async function writeOut(text: string): Promise<void> {
+  if (text && !process.stdout.write(text)) await once(process.stdout, 'drain');
 }
 
 async function readStdin(): Promise<string> {

@@ -14,6 +14,7 @@ export type {
   StoreFailureMode,
   CorsOptions,
   AuditOptions,
+  ResolvedAuditOptions,
   RedisOptions,
   TrustProxyOption,
   NonHttpContextMode,
@@ -59,7 +60,20 @@ export {
   type SecurityEventInput,
   type SecurityEventRecord,
 } from './audit/security-event-types.js';
-export { AuditEventStore, type StoredAuditEvent } from './audit/audit-event.store.js';
+export {
+  AuditEventStore,
+  type StoredAuditEvent,
+  type AuditChainHead,
+  type AuditEventFilter,
+} from './audit/audit-event.store.js';
+export {
+  AuditWriter,
+  AUDIT_SPILL_FILE,
+  AUDIT_WRITER_TUNING,
+  type AuditWriterStats,
+  type AuditWriterTuning,
+} from './audit/audit-writer.js';
+export { verifyAuditChain, type AuditChainVerification, type AuditChainBreak } from './audit/core/verify-chain.js';
 export { MemoryAuditEventStore } from './audit/adapters/memory-audit-event.store.js';
 export { TypeOrmAuditEventStore } from './audit/adapters/typeorm-audit-event.store.js';
 export { GENESIS_HASH, auditRowHash, canonicalJson } from './audit/core/audit-chain.js';
@@ -163,3 +177,28 @@ export { MemoryGrantStore } from './authz/adapters/memory-grant.store.js';
 export { TypeOrmGrantStore } from './authz/adapters/typeorm-grant.store.js';
 export { Audited, type AuditedMetadata } from './audit/audited.decorator.js';
 export { AuditedInterceptor } from './audit/audited.interceptor.js';
+
+export {
+  SecurityMetrics,
+  AUDIT_QUEUE_DEPTH,
+  type AuditQueueDepth,
+  type RenderedMetrics,
+} from './monitoring/security-metrics.service.js';
+export { AnomalyDetector, type AnomalyDetectorName } from './monitoring/anomaly-detector.service.js';
+export { IpBlockGuard } from './monitoring/ip-block.guard.js';
+export {
+  WebhookAlertSink,
+  WEBHOOK_ALERT_TUNING,
+  WEBHOOK_SIGNATURE_HEADER,
+  webhookSignature,
+  type WebhookAlertTuning,
+} from './monitoring/webhook-alert.sink.js';
+export { SlidingWindowCounter, type SlidingWindowCounterOptions } from './monitoring/core/sliding-counter.js';
+export type {
+  AnomalyOptions,
+  MetricsOptions,
+  AlertOptions,
+  WebhookAlertOptions,
+  ResolvedAnomalyOptions,
+  ResolvedWebhookAlertOptions,
+} from './options/security-options.js';

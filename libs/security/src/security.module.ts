@@ -33,6 +33,10 @@ import { createSecurityLogger } from './audit/security-logger.js';
 import { Clock, SystemClock } from './core/clock.js';
 import { SecurityHealth } from './health/security-health.service.js';
 import { ProblemDetailsFilter } from './http/problem-details.filter.js';
+import { AnomalyDetector } from './monitoring/anomaly-detector.service.js';
+import { IpBlockGuard } from './monitoring/ip-block.guard.js';
+import { AUDIT_QUEUE_DEPTH, SecurityMetrics } from './monitoring/security-metrics.service.js';
+import { WebhookAlertSink } from './monitoring/webhook-alert.sink.js';
 import { installRequestIdHook } from './http/request-id.hook.js';
 import { resolveSecurityOptions } from './options/resolve-security-options.js';
 import type { ResolvedSecurityOptions, SecurityModuleOptions } from './options/security-options.js';
@@ -92,7 +96,17 @@ import { SECURITY_AUTHENTICATORS, SECURITY_LOGGER, SECURITY_OPTIONS, SECURITY_RE
       useFactory: (options: ResolvedSecurityOptions, apiKeys: ApiKeyAuthenticator) =>
         options.apiKeys ? [apiKeys] : [],
     },
+    SecurityMetrics,
+    AnomalyDetector,
+    WebhookAlertSink,
+    // The audit queue belongs to SecurityEvents; its depth is what the metrics gauge shows.
+    {
+      provide: AUDIT_QUEUE_DEPTH,
+      inject: [SecurityEvents],
+      useFactory: (events: SecurityEvents) => () => events.auditStats().queued,
+    },
     // Global guards run in the order they are provided: the pipeline order of DESIGN.md.
+    { provide: APP_GUARD, useClass: IpBlockGuard },
     { provide: APP_GUARD, useClass: AuthenticationGuard },
     { provide: APP_GUARD, useClass: PermissionGuard },
     { provide: APP_GUARD, useClass: PolicyGuard },
@@ -118,6 +132,8 @@ import { SECURITY_AUTHENTICATORS, SECURITY_LOGGER, SECURITY_OPTIONS, SECURITY_RE
     ApiKeys,
     ApiKeyVerifier,
     Principals,
+    SecurityMetrics,
+    AnomalyDetector,
   ],
 })
 export class SecurityModule

@@ -20,6 +20,13 @@ export interface DemoConfig {
   /** `API_KEY_PEPPER`: secret mixed into stored key hashes. */
   readonly apiKeyPepper?: string;
   readonly rateLimits: { readonly ip?: string; readonly principal?: string; readonly login?: string };
+  /**
+   * `ANOMALY_FAILED_AUTH_PER_IP` (a limit such as `20/60s`, or `off`) and `ANOMALY_BLOCK_FOR` (a duration
+   * such as `15m`, or `off` to detect without blocking); unset: the library's defaults.
+   */
+  readonly anomalies: { readonly failedAuthPerIp?: string | false; readonly blockFor?: string | false };
+  /** `ALERT_WEBHOOK_URL`: where SUSPICIOUS_PATTERN events are POSTed; `ALERT_WEBHOOK_SECRET` signs them. */
+  readonly alertWebhook?: { readonly url: string; readonly secret?: string };
 }
 
 /** Thrown for an environment variable the demo cannot use; the message names the variable. */
@@ -52,7 +59,20 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
       principal: nonEmpty(env.RATE_LIMIT_PRINCIPAL),
       login: nonEmpty(env.RATE_LIMIT_LOGIN),
     },
+    anomalies: {
+      failedAuthPerIp: offOr(env.ANOMALY_FAILED_AUTH_PER_IP),
+      blockFor: offOr(env.ANOMALY_BLOCK_FOR),
+    },
+    alertWebhook: nonEmpty(env.ALERT_WEBHOOK_URL)
+      ? { url: nonEmpty(env.ALERT_WEBHOOK_URL)!, secret: nonEmpty(env.ALERT_WEBHOOK_SECRET) }
+      : undefined,
   };
+}
+
+// `off` (or `false`) switches a setting off; SecurityModule validates everything else.
+function offOr(value: string | undefined): string | false | undefined {
+  const text = nonEmpty(value);
+  return text === 'off' || text === 'false' ? false : text;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

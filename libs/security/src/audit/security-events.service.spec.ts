@@ -4,8 +4,10 @@ import { ManualClock } from '../core/clock.js';
 import { resolveSecurityOptions } from '../options/resolve-security-options.js';
 import type { SecurityModuleOptions } from '../options/security-options.js';
 import { MemoryAuditEventStore } from './adapters/memory-audit-event.store.js';
-import { AuditEventStore, type StoredAuditEvent } from './audit-event.store.js';
-import type { SecurityEventInput } from './security-event-types.js';
+import type { AuditEventStore, StoredAuditEvent } from './audit-event.store.js';
+import { AuditWriter } from './audit-writer.js';
+import { verifyAuditChain } from './core/verify-chain.js';
+import type { SecurityEventInput, SecurityEventRecord } from './security-event-types.js';
 import { SecurityEvents } from './security-events.service.js';
 import { createSecurityLogger } from './security-logger.js';
 
@@ -43,24 +45,26 @@ class CapturedOutput extends Writable {
   }
 }
 
-class RejectingStore extends AuditEventStore {
-  readonly kind = 'broken';
+/** A store that fails until `healthy` is set. */
+class FlakyStore extends MemoryAuditEventStore {
+  healthy = false;
   attempts = 0;
 
-  async append(): Promise<StoredAuditEvent> {
+  override async appendBatch(records: readonly SecurityEventRecord[]): Promise<StoredAuditEvent[]> {
     this.attempts += 1;
-    throw new Error('connection terminated');
-  }
-
-  async recent(): Promise<StoredAuditEvent[]> {
-    return [];
+    if (!this.healthy) throw new Error('connection terminated');
+    return super.appendBatch(records);
   }
 }
 
 function setup(options: SecurityModuleOptions = {}, store: AuditEventStore = new MemoryAuditEventStore()) {
   const output = new CapturedOutput();
   const clock = new ManualClock(NOW.getTime());
-  const events = new SecurityEvents(resolveSecurityOptions(options), createSecurityLogger(output), store, clock);
+  const resolved = resolveSecurityOptions(options);
+  const logger = createSecurityLogger(output);
+  // Retries without waiting: the backoff itself is the writer's spec.
+  const writer = new AuditWriter(resolved, logger, store, clock, { sleep: () => new Promise((r) => setImmediate(r)) });
+  const events = new SecurityEvents(resolved, logger, store, clock, writer);
   return { output, clock, store, events };
 }
 
@@ -78,6 +82,7 @@ describe('SecurityEvents', () => {
     const { output, store, events } = setup();
 
     const record = await events.record(LOGIN_FAILED);
+    await events.flush();
     const raw = await output.raw();
     const lines = await output.lines();
 
@@ -139,6 +144,7 @@ describe('SecurityEvents', () => {
         user: { name: 'alice', secret: secrets[4] },
       },
     });
+    await events.flush();
     const [line] = await output.lines();
     const [row] = await store.recent(1);
 
@@ -161,6 +167,7 @@ describe('SecurityEvents', () => {
     const forged = 'alice"}\n{"level":"info","msg":"security event LOGIN_SUCCEEDED"}\r\n\u2028"';
 
     await events.record({ ...LOGIN_FAILED, details: { username: forged } });
+    await events.flush();
     const raw = await output.raw();
     const lines = await output.lines();
 
@@ -174,6 +181,7 @@ describe('SecurityEvents', () => {
     const { output, store, events } = setup();
 
     await events.record({ type: 'KEY_REVOKED', outcome: 'success', actor: 'cli:alice', details: { keyId: 'k1' } });
+    await events.flush();
     const [line] = await output.lines();
 
     expect(line!.level).toBe('info');
@@ -186,6 +194,7 @@ describe('SecurityEvents', () => {
     const { output, store, events } = setup({ audit: false });
 
     const record = await events.record(LOGIN_FAILED);
+    await events.flush();
 
     expect(record.type).toBe('LOGIN_FAILED');
     expect(await output.raw()).toBe('');
@@ -196,6 +205,7 @@ describe('SecurityEvents', () => {
     const { output, store, events } = setup({ audit: { log: false } });
 
     const record = await events.record(LOGIN_FAILED);
+    await events.flush();
 
     expect(await output.raw()).toBe('');
     expect(await store.recent(10)).toEqual([expect.objectContaining({ id: record.id, type: 'LOGIN_FAILED' })]);
@@ -205,27 +215,39 @@ describe('SecurityEvents', () => {
     const { output, store, events } = setup({ audit: { database: false } });
 
     await events.record(LOGIN_FAILED);
+    await events.flush();
 
     expect(await output.lines()).toHaveLength(1);
     expect(await store.recent(10)).toEqual([]);
   });
 
-  it('resolves even when the store rejects, and logs an error line naming the event', async () => {
-    const store = new RejectingStore();
+  it('resolves before the row is written, retries while the store fails, and logs the outage once', async () => {
+    const store = new FlakyStore();
     const { output, events } = setup({}, store);
 
     const record = await events.record(LOGIN_FAILED);
-    const lines = await output.lines();
+    await expect.poll(() => store.attempts).toBeGreaterThanOrEqual(3);
+    const during = await output.lines();
+    store.healthy = true;
 
-    expect(store.attempts).toBe(1);
+    expect(await events.flush()).toBe(true);
     expect(record.type).toBe('LOGIN_FAILED');
-    expect(lines.map((line) => line.level)).toEqual(['warn', 'error']);
-    expect(lines[1]).toMatchObject({
-      level: 'error',
-      msg: 'audit row could not be written',
-      eventId: record.id,
-      type: 'LOGIN_FAILED',
+    expect(during.map((line) => line.level)).toEqual(['warn', 'warn']);
+    expect(during[1]).toMatchObject({
+      msg: 'audit store unavailable: retrying',
       err: { message: 'connection terminated' },
     });
+    expect(await store.recent(10)).toEqual([expect.objectContaining({ id: record.id, seq: '1' })]);
+  });
+
+  it('stores details as JSON gives them back, so the hash still verifies after a round trip', async () => {
+    const { store, events } = setup();
+
+    await events.record({ ...LOGIN_FAILED, details: { ratio: Number.NaN, missing: undefined, when: NOW } });
+    await events.flush();
+    const [row] = await store.recent(1);
+
+    expect(row!.details).toEqual({ ratio: null, when: NOW.toISOString() });
+    expect(await verifyAuditChain(await store.range('0', 10))).toMatchObject({ ok: true, checked: 1 });
   });
 });

@@ -1,22 +1,29 @@
-import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Optional,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Clock } from '../core/clock.js';
 import { SECURITY_LOGGER, SECURITY_OPTIONS } from '../security.constants.js';
 import type { ResolvedSecurityOptions } from '../options/security-options.js';
 import { AuditEventStore } from './audit-event.store.js';
+import { AuditWriter, type AuditWriterStats } from './audit-writer.js';
 import { redactSecrets } from './core/redact.js';
 import type { SecurityEventInput, SecurityEventRecord } from './security-event-types.js';
 
 /**
  * Records security events: one JSON log line and one audit row each. Every feature calls this; none
- * writes events another way. Recording never throws into the request: a failed write is logged.
+ * writes events another way. Rows are written by the `AuditWriter` off the request path, so recording
+ * never waits for the database and never throws into the request.
  */
 @Injectable()
-export class SecurityEvents implements BeforeApplicationShutdown {
-  // Writes still running; shutdown waits for them before the database closes.
-  private readonly pending = new Set<Promise<unknown>>();
+export class SecurityEvents implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly listeners = new Set<(record: SecurityEventRecord) => void>();
+  private readonly writer: AuditWriter;
 
   /**
    * Calls `listener` with every recorded event, synchronously, after it is logged (detectors, metrics,
@@ -30,13 +37,21 @@ export class SecurityEvents implements BeforeApplicationShutdown {
   constructor(
     @Inject(SECURITY_OPTIONS) private readonly options: ResolvedSecurityOptions,
     @Inject(SECURITY_LOGGER) private readonly logger: Logger,
-    private readonly store: AuditEventStore,
+    store: AuditEventStore,
     private readonly clock: Clock,
-  ) {}
+    // The module's own writer when it provides one; otherwise this service owns a writer.
+    @Optional() writer?: AuditWriter,
+  ) {
+    this.writer = writer ?? new AuditWriter(options, logger, store, clock);
+  }
 
-  /** Builds, logs and stores one event. Resolves once the audit row is written (or failed). */
+  /** Builds, logs and queues one event for the audit trail. Resolves without waiting for the row. */
   async record(input: SecurityEventInput): Promise<SecurityEventRecord> {
-    const details = redactSecrets({ ...input.details, ...(input.actor ? { actor: input.actor } : {}) });
+    // Through JSON once, so that the hashed record is exactly what jsonb and the spill file give back
+    // (no undefined, NaN or Infinity that would read back differently and break the chain).
+    const details = JSON.parse(
+      JSON.stringify(redactSecrets({ ...input.details, ...(input.actor ? { actor: input.actor } : {}) })),
+    ) as Record<string, unknown>;
     const record: SecurityEventRecord = {
       id: randomUUID(),
       at: new Date(this.clock.now()),
@@ -50,7 +65,7 @@ export class SecurityEvents implements BeforeApplicationShutdown {
       path: input.request?.path ?? null,
       status: input.status ?? null,
       requestId: input.request?.requestId ?? null,
-      details: details as Record<string, unknown>,
+      details,
     };
     const audit = this.options.audit;
     if (audit && audit.log) {
@@ -64,22 +79,29 @@ export class SecurityEvents implements BeforeApplicationShutdown {
         this.logger.error({ err: error, type: record.type }, 'security event listener failed');
       }
     }
-    if (audit && audit.database) {
-      const write = this.store.append(record).catch((error: unknown) => {
-        this.logger.error({ err: error, eventId: record.id, type: record.type }, 'audit row could not be written');
-      });
-      this.pending.add(write);
-      try {
-        await write;
-      } finally {
-        this.pending.delete(write);
-      }
-    }
+    if (audit && audit.database) this.writer.enqueue(record);
     return record;
   }
 
-  /** Lets the audit rows of requests that already finished be written before the database closes. */
+  /**
+   * Resolves true once every event recorded before the call is in the audit trail; false after
+   * `timeoutMs` (what is left is then spilled to disk when `audit.spillDir` is set).
+   */
+  flush(timeoutMs?: number): Promise<boolean> {
+    return this.writer.flush(timeoutMs);
+  }
+
+  /** Queue, spill and drop counts of the audit writer, for metrics. */
+  auditStats(): AuditWriterStats {
+    return this.writer.stats();
+  }
+
+  onApplicationBootstrap(): void {
+    this.writer.start();
+  }
+
+  /** Writes what is queued (bounded) before the database closes; see `AuditWriter.close`. */
   async beforeApplicationShutdown(): Promise<void> {
-    await Promise.all(this.pending);
+    await this.writer.close();
   }
 }

@@ -35,7 +35,13 @@ describe('resolveSecurityOptions', () => {
       onStoreFailure: 'local',
     });
     expect(options.cors).toEqual({ origins: [], credentials: false, maxAgeSeconds: 600 });
-    expect(options.audit).toEqual({ log: true, database: true });
+    expect(options.audit).toEqual({
+      log: true,
+      database: true,
+      spillDir: false,
+      queueCapacity: 10_000,
+      headIntervalMs: 60_000,
+    });
     expect(options.redis).toBe(false);
     expect(options.trustProxy).toBe(false);
   });
@@ -65,6 +71,9 @@ describe('resolveSecurityOptions', () => {
     expect(resolveSecurityOptions({ audit: true } as unknown as SecurityModuleOptions).audit).toEqual({
       log: true,
       database: true,
+      spillDir: false,
+      queueCapacity: 10_000,
+      headIntervalMs: 60_000,
     });
   });
 
@@ -99,6 +108,19 @@ describe('resolveSecurityOptions', () => {
     });
   });
 
+  it('takes the audit spill directory, queue capacity and head interval', () => {
+    expect(
+      resolveSecurityOptions({ audit: { spillDir: '/var/lib/app/audit', queueCapacity: 500, headInterval: '5m' } })
+        .audit,
+    ).toEqual({
+      log: true,
+      database: true,
+      spillDir: '/var/lib/app/audit',
+      queueCapacity: 500,
+      headIntervalMs: 300_000,
+    });
+  });
+
   it('accepts a trusted proxy hop count or addresses and CIDRs', () => {
     expect(resolveSecurityOptions({ trustProxy: 1 }).trustProxy).toBe(1);
     expect(resolveSecurityOptions({ trustProxy: ['10.0.0.0/8', '::1', '192.168.1.1'] }).trustProxy).toEqual([
@@ -120,6 +142,11 @@ describe('resolveSecurityOptions', () => {
     ['options that are not an object', 'yes', 'ERR_SECURITY_CONFIG_TYPE'],
     ['a feature given a string', { cors: 'on' }, 'ERR_SECURITY_CONFIG_TYPE'],
     ['a boolean option given a string', { audit: { log: 'yes' } }, 'ERR_SECURITY_CONFIG_TYPE'],
+    ['an empty audit spill directory', { audit: { spillDir: ' ' } }, 'ERR_SECURITY_CONFIG_INVALID_VALUE'],
+    ['an audit spill directory of true', { audit: { spillDir: true } }, 'ERR_SECURITY_CONFIG_INVALID_VALUE'],
+    ['a fractional audit queue capacity', { audit: { queueCapacity: 2.5 } }, 'ERR_SECURITY_CONFIG_INVALID_VALUE'],
+    ['an audit queue capacity of zero', { audit: { queueCapacity: 0 } }, 'ERR_SECURITY_CONFIG_INVALID_VALUE'],
+    ['an audit head interval without unit', { audit: { headInterval: '60' } }, 'ERR_SECURITY_CONFIG_INVALID_DURATION'],
     ['an unknown environment', { environment: 'prod' }, 'ERR_SECURITY_CONFIG_INVALID_ENVIRONMENT'],
     ['a limit without a unit', { rateLimit: { policies: { ip: '1000/60' } } }, 'ERR_SECURITY_CONFIG_INVALID_LIMIT'],
     ['a limit of zero', { rateLimit: { policies: { principal: '0/60s' } } }, 'ERR_SECURITY_CONFIG_INVALID_LIMIT'],
@@ -194,6 +221,131 @@ describe('resolveSecurityOptions', () => {
   it('names the option and the fix in the message', () => {
     expect(() => resolveSecurityOptions({ rateLimit: { policies: { ip: '1000' } } })).toThrow(
       /^rateLimit\.policies\.ip: "1000" is not a limit; use count\/window, e\.g\. "1000\/60s"$/,
+    );
+  });
+});
+
+describe('resolveSecurityOptions: anomalies, metrics and alerts', () => {
+  it('detects and blocks with the defaults, serves metrics, and sends no alerts unless asked', () => {
+    const options = resolveSecurityOptions();
+    expect(options.anomalies).toEqual({
+      failedAuthPerIp: { limit: 20, windowMs: 60_000 },
+      denialsPerPrincipal: { limit: 30, windowMs: 60_000 },
+      blockForMs: 15 * 60_000,
+    });
+    expect(options.metrics).toEqual({ defaultMetrics: true });
+    expect(options.alerts).toBe(false);
+  });
+
+  it('switches detectors, blocking, metrics and alerts off one by one', () => {
+    expect(resolveSecurityOptions({ anomalies: false }).anomalies).toBe(false);
+    expect(resolveSecurityOptions({ metrics: false }).metrics).toBe(false);
+    expect(resolveSecurityOptions({ alerts: false }).alerts).toBe(false);
+    expect(
+      resolveSecurityOptions({ anomalies: { failedAuthPerIp: '5/10s', denialsPerPrincipal: false, blockFor: false } })
+        .anomalies,
+    ).toEqual({ failedAuthPerIp: { limit: 5, windowMs: 10_000 }, denialsPerPrincipal: false, blockForMs: false });
+    expect(resolveSecurityOptions({ metrics: { defaultMetrics: false } }).metrics).toEqual({ defaultMetrics: false });
+  });
+
+  it('resolves a webhook with its defaults, and warns when it is not signed', () => {
+    const signed = resolveSecurityOptions({
+      alerts: { webhook: { url: 'https://hooks.example.com/security', secret: 'whsec-0123456789abcdef' } },
+    });
+    expect(signed.alerts).toEqual({
+      webhook: {
+        url: 'https://hooks.example.com/security',
+        events: ['SUSPICIOUS_PATTERN'],
+        secret: 'whsec-0123456789abcdef',
+        timeoutMs: 5_000,
+      },
+    });
+    expect(signed.warnings.join('\n')).not.toMatch(/alerts/);
+
+    const unsigned = resolveSecurityOptions({
+      alerts: {
+        webhook: { url: 'http://127.0.0.1:9000/x', events: ['KEY_REVOKED', 'KEY_REVOKED'], timeout: '500ms' },
+      },
+    });
+    expect(unsigned.alerts && unsigned.alerts.webhook).toMatchObject({ events: ['KEY_REVOKED'], timeoutMs: 500 });
+    expect(unsigned.warnings.join('\n')).toMatch(/alerts\.webhook\.secret: not set/);
+    expect(resolveSecurityOptions({ alerts: { webhook: { url: 'http://localhost:9000/x' } } }).alerts).toBeTruthy();
+    expect(resolveSecurityOptions({ alerts: { webhook: { url: 'http://[::1]:9000/x' } } }).alerts).toBeTruthy();
+  });
+
+  it('freezes the webhook events', () => {
+    const options = resolveSecurityOptions({ alerts: { webhook: { url: 'https://h.example/x' } } });
+    const webhook = options.alerts && options.alerts.webhook;
+    expect(Object.isFrozen(webhook && webhook.events)).toBe(true);
+  });
+
+  it.each<[string, unknown, string]>([
+    ['anomalies given a string', { anomalies: 'on' }, 'ERR_SECURITY_CONFIG_TYPE'],
+    ['an unknown anomalies option', { anomalies: { failedAuthPerKey: '5/60s' } }, 'ERR_SECURITY_CONFIG_UNKNOWN_OPTION'],
+    [
+      'a detector limit without a unit',
+      { anomalies: { failedAuthPerIp: '20/60' } },
+      'ERR_SECURITY_CONFIG_INVALID_LIMIT',
+    ],
+    ['a detector limit of zero', { anomalies: { denialsPerPrincipal: '0/60s' } }, 'ERR_SECURITY_CONFIG_INVALID_LIMIT'],
+    ['a detector limit given as true', { anomalies: { failedAuthPerIp: true } }, 'ERR_SECURITY_CONFIG_INVALID_LIMIT'],
+    ['a block of zero', { anomalies: { blockFor: '0m' } }, 'ERR_SECURITY_CONFIG_INVALID_DURATION'],
+    ['a block without a unit', { anomalies: { blockFor: '15' } }, 'ERR_SECURITY_CONFIG_INVALID_DURATION'],
+    ['defaultMetrics given a string', { metrics: { defaultMetrics: 'yes' } }, 'ERR_SECURITY_CONFIG_TYPE'],
+    ['an unknown metrics option', { metrics: { prefix: 'x_' } }, 'ERR_SECURITY_CONFIG_UNKNOWN_OPTION'],
+    ['an unknown alerts option', { alerts: { slack: {} } }, 'ERR_SECURITY_CONFIG_UNKNOWN_OPTION'],
+    ['a webhook that is a string', { alerts: { webhook: 'https://h.example/x' } }, 'ERR_SECURITY_CONFIG_TYPE'],
+    ['a webhook without a URL', { alerts: { webhook: {} } }, 'ERR_SECURITY_CONFIG_INVALID_WEBHOOK_URL'],
+    [
+      'a webhook URL that does not parse',
+      { alerts: { webhook: { url: 'hooks' } } },
+      'ERR_SECURITY_CONFIG_INVALID_WEBHOOK_URL',
+    ],
+    [
+      'a webhook URL of another scheme',
+      { alerts: { webhook: { url: 'ftp://h.example/x' } } },
+      'ERR_SECURITY_CONFIG_INVALID_WEBHOOK_URL',
+    ],
+    [
+      'a webhook over plain http',
+      { alerts: { webhook: { url: 'http://h.example/x' } } },
+      'ERR_SECURITY_CONFIG_INSECURE_WEBHOOK_URL',
+    ],
+    [
+      'an unknown webhook option',
+      { alerts: { webhook: { url: 'https://h.example/x', retries: 5 } } },
+      'ERR_SECURITY_CONFIG_UNKNOWN_OPTION',
+    ],
+    [
+      'an unknown event type',
+      { alerts: { webhook: { url: 'https://h.example/x', events: ['SUSPICIOUS'] } } },
+      'ERR_SECURITY_CONFIG_INVALID_EVENT_TYPE',
+    ],
+    [
+      'an empty event list',
+      { alerts: { webhook: { url: 'https://h.example/x', events: [] } } },
+      'ERR_SECURITY_CONFIG_INVALID_EVENT_TYPE',
+    ],
+    [
+      'a short secret',
+      { alerts: { webhook: { url: 'https://h.example/x', secret: 'short' } } },
+      'ERR_SECURITY_CONFIG_INVALID_WEBHOOK_SECRET',
+    ],
+    [
+      'a timeout without a unit',
+      { alerts: { webhook: { url: 'https://h.example/x', timeout: '5' } } },
+      'ERR_SECURITY_CONFIG_INVALID_DURATION',
+    ],
+  ])('rejects %s', (_name, options, code) => {
+    expect(codeOf(options)).toBe(code);
+  });
+
+  it('names the option and the fix', () => {
+    expect(() => resolveSecurityOptions({ alerts: { webhook: { url: 'http://h.example/x' } } })).toThrow(
+      /^alerts\.webhook\.url: "http:\/\/h\.example" uses http; use https/,
+    );
+    expect(() => resolveSecurityOptions({ anomalies: { failedAuthPerIp: '20' } })).toThrow(
+      /^anomalies\.failedAuthPerIp: "20" is not a limit/,
     );
   });
 });

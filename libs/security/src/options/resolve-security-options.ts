@@ -1,9 +1,12 @@
 import { isIP } from 'node:net';
+import { SECURITY_EVENT_TYPES, type SecurityEventType } from '../audit/security-event-types.js';
 import { SecurityConfigError } from '../core/errors.js';
 import { parseDuration, parseLimit, type Limit } from '../core/durations.js';
+import { MONITORING_DEFAULTS } from '../monitoring/monitoring-defaults.js';
 import { SECURITY_DEFAULTS } from './security-defaults.js';
 import type {
   ResolvedSecurityOptions,
+  ResolvedWebhookAlertOptions,
   SecurityEnvironment,
   SecurityModuleOptions,
   StoreFailureMode,
@@ -21,6 +24,9 @@ const FEATURE_KEYS = new Set<string>([
   'redis',
   'trustProxy',
   'changes',
+  'anomalies',
+  'metrics',
+  'alerts',
 ]);
 const ENVIRONMENTS: readonly SecurityEnvironment[] = ['production', 'development', 'test'];
 const STORE_FAILURE_MODES: readonly StoreFailureMode[] = ['fail-closed', 'fail-open', 'local'];
@@ -173,10 +179,24 @@ export function resolveSecurityOptions(
       const maxAgeMs = duration(raw.maxAge ?? d.maxAge, 'cors.maxAge', true);
       return { origins: [...origins], credentials, maxAgeSeconds: Math.floor(maxAgeMs / 1000) };
     }),
-    audit: feature(options.audit, 'audit', (raw) => ({
-      log: bool(raw.log, 'audit.log', SECURITY_DEFAULTS.audit.log),
-      database: bool(raw.database, 'audit.database', SECURITY_DEFAULTS.audit.database),
-    })),
+    audit: feature(options.audit, 'audit', (raw) => {
+      const d = SECURITY_DEFAULTS.audit;
+      const spillDir = raw.spillDir ?? d.spillDir;
+      if (spillDir !== false && (typeof spillDir !== 'string' || spillDir.trim() === '')) {
+        fail('INVALID_VALUE', 'audit.spillDir', 'use false or the path of a directory, e.g. "./.data/audit"');
+      }
+      const queueCapacity = raw.queueCapacity ?? d.queueCapacity;
+      if (typeof queueCapacity !== 'number' || !Number.isInteger(queueCapacity) || queueCapacity < 1) {
+        fail('INVALID_VALUE', 'audit.queueCapacity', 'use a whole number of events of at least 1, e.g. 10000');
+      }
+      return {
+        log: bool(raw.log, 'audit.log', d.log),
+        database: bool(raw.database, 'audit.database', d.database),
+        spillDir,
+        queueCapacity,
+        headIntervalMs: duration(raw.headInterval ?? d.headInterval, 'audit.headInterval'),
+      };
+    }),
     redis: resolveRedis(options.redis),
     trustProxy: resolveTrustProxy(options.trustProxy),
     changes: (() => {
@@ -191,6 +211,32 @@ export function resolveSecurityOptions(
       const pollIntervalMs = duration(raw.pollInterval ?? '250ms', 'changes.pollInterval');
       return { transport: transport as ResolvedSecurityOptions['changes']['transport'], pollIntervalMs };
     })(),
+    anomalies: feature(options.anomalies, 'anomalies', (raw) => {
+      const d = MONITORING_DEFAULTS.anomalies;
+      knownKeys(raw, 'anomalies', ['failedAuthPerIp', 'denialsPerPrincipal', 'blockFor']);
+      const optionalLimit = (value: unknown, name: string): Limit | false =>
+        value === false ? false : limit(value, `anomalies.${name}`);
+      const blockFor = raw.blockFor ?? d.blockFor;
+      return {
+        failedAuthPerIp: optionalLimit(raw.failedAuthPerIp ?? d.failedAuthPerIp, 'failedAuthPerIp'),
+        denialsPerPrincipal: optionalLimit(raw.denialsPerPrincipal ?? d.denialsPerPrincipal, 'denialsPerPrincipal'),
+        blockForMs: blockFor === false ? false : duration(blockFor, 'anomalies.blockFor'),
+      };
+    }),
+    metrics: feature(options.metrics, 'metrics', (raw) => {
+      knownKeys(raw, 'metrics', ['defaultMetrics']);
+      return {
+        defaultMetrics: bool(raw.defaultMetrics, 'metrics.defaultMetrics', MONITORING_DEFAULTS.metrics.defaultMetrics),
+      };
+    }),
+    // Off by default: there is no sensible default destination.
+    alerts:
+      options.alerts === undefined
+        ? false
+        : feature(options.alerts, 'alerts', (raw) => {
+            knownKeys(raw, 'alerts', ['webhook']);
+            return { webhook: resolveWebhook(raw.webhook, warnings) };
+          }),
     warnings,
   };
   if (resolved.authentication.nonHttpContexts === 'skip') {
@@ -257,6 +303,62 @@ function resolveTrustProxy(value: unknown): ResolvedSecurityOptions['trustProxy'
       fail('PERMISSIVE_TRUST_PROXY', 'trustProxy', `"${entry}" trusts every address; list the proxies`);
   }
   return [...value];
+}
+
+function resolveWebhook(value: unknown, warnings: string[]): ResolvedWebhookAlertOptions | false {
+  if (value === undefined) return false;
+  const raw = section(value, 'alerts.webhook', false);
+  if (!raw) fail('TYPE', 'alerts.webhook', 'use { url, events?, secret?, timeout? }');
+  knownKeys(raw, 'alerts.webhook', ['url', 'events', 'secret', 'timeout']);
+  let url: URL | undefined;
+  try {
+    url = typeof raw.url === 'string' ? new URL(raw.url) : undefined;
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+    fail('INVALID_WEBHOOK_URL', 'alerts.webhook.url', 'use an https:// URL such as https://hooks.example.com/security');
+  }
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+    fail(
+      'INSECURE_WEBHOOK_URL',
+      'alerts.webhook.url',
+      `"${url.origin}" uses http; use https (http is accepted on loopback addresses only)`,
+    );
+  }
+  const events = raw.events ?? MONITORING_DEFAULTS.webhook.events;
+  if (!Array.isArray(events) || events.length === 0) {
+    fail(
+      'INVALID_EVENT_TYPE',
+      'alerts.webhook.events',
+      'use a non-empty list of event types, e.g. ["SUSPICIOUS_PATTERN"]',
+    );
+  }
+  for (const type of events) {
+    if (!SECURITY_EVENT_TYPES.includes(type as SecurityEventType)) {
+      fail('INVALID_EVENT_TYPE', 'alerts.webhook.events', `"${String(type)}" is not a security event type`);
+    }
+  }
+  const secret = raw.secret;
+  if (secret !== undefined && (typeof secret !== 'string' || secret.length < 16)) {
+    fail('INVALID_WEBHOOK_SECRET', 'alerts.webhook.secret', 'use a random string of at least 16 characters');
+  }
+  if (secret === undefined) {
+    warnings.push('alerts.webhook.secret: not set, so the receiver cannot check that alerts come from this service');
+  }
+  return {
+    url: raw.url as string,
+    events: [...new Set(events as SecurityEventType[])],
+    secret,
+    timeoutMs: duration(raw.timeout ?? MONITORING_DEFAULTS.webhook.timeout, 'alerts.webhook.timeout'),
+  };
+}
+
+function knownKeys(raw: Raw, name: string, keys: readonly string[]): void {
+  for (const key of Object.keys(raw)) {
+    if (!keys.includes(key))
+      fail('UNKNOWN_OPTION', `${name}.${key}`, `unknown option; expected one of ${keys.join(', ')}`);
+  }
 }
 
 function feature<T>(value: unknown, name: string, build: (raw: Raw) => T): T | false {
@@ -330,6 +432,11 @@ function isOrigin(text: string): boolean {
 function isLoopbackOrigin(origin: string): boolean {
   const host = new URL(origin).hostname;
   return host === 'localhost' || host === '127.0.0.1' || host === '[::1]';
+}
+
+function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost' || host === '[::1]') return true;
+  return isIP(host) === 4 && host.startsWith('127.');
 }
 
 function isAddressOrCidr(text: string): boolean {

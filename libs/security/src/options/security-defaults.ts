@@ -14,6 +14,12 @@ export const SECURITY_DEFAULTS = Object.freeze({
     onStoreFailure: 'local' as const,
   }),
   cors: Object.freeze({ origins: Object.freeze([] as string[]), credentials: false, maxAge: '10m' }),
-  audit: Object.freeze({ log: true, database: true }),
+  audit: Object.freeze({
+    log: true,
+    database: true,
+    spillDir: false as const,
+    queueCapacity: 10_000,
+    headInterval: '60s',
+  }),
   redisKeyPrefix: 'nas:',
 });

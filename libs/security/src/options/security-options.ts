@@ -1,3 +1,4 @@
+import type { SecurityEventType } from '../audit/security-event-types.js';
 import type { Limit } from '../core/durations.js';
 
 /** Where the library runs. `production` turns risky settings from boot warnings into boot errors. */
@@ -81,6 +82,25 @@ export interface AuditOptions {
   readonly log?: boolean;
   /** Write the `audit_events` row (default true; needs the TypeORM entities). */
   readonly database?: boolean;
+  /**
+   * Directory of `audit-spill.jsonl`, where events go while the database is unreachable and the queue
+   * is full, and at shutdown; replayed in order once the database is back. Default `false`: no file,
+   * events are then held in memory up to a hard cap (5 x `queueCapacity`) and dropped beyond it.
+   */
+  readonly spillDir?: string | false;
+  /** Events held in memory waiting for the database before they spill to disk (default 10000). */
+  readonly queueCapacity?: number;
+  /** How often the chain head (newest seq and hash) is written to the security log, a duration (default `60s`). */
+  readonly headInterval?: string;
+}
+
+/** Audit options after resolution. */
+export interface ResolvedAuditOptions {
+  readonly log: boolean;
+  readonly database: boolean;
+  readonly spillDir: string | false;
+  readonly queueCapacity: number;
+  readonly headIntervalMs: number;
 }
 
 /** Shared Redis connection for features that must share state across instances. */
@@ -89,6 +109,43 @@ export interface RedisOptions {
   readonly url: string;
   /** Prefix of every key this library writes (default `nas:`). */
   readonly keyPrefix?: string;
+}
+
+/**
+ * Anomaly detectors fed by the security events. Limits use the `20/60s` grammar; `false` switches one
+ * detector off. Blocks are per instance and by IP only: blocking a key id or a username would let anyone
+ * lock a victim out.
+ */
+export interface AnomalyOptions {
+  /** Refused credentials (a credential was presented) from one IP (default `20/60s`). */
+  readonly failedAuthPerIp?: string | false;
+  /** Permission denials of one principal (default `30/60s`); reported, never blocked. */
+  readonly denialsPerPrincipal?: string | false;
+  /** How long an IP that tripped `failedAuthPerIp` answers 429, a duration (default `15m`), or `false`. */
+  readonly blockFor?: string | false;
+}
+
+/** Prometheus metrics, rendered by `SecurityMetrics.render()` from a registry of their own. */
+export interface MetricsOptions {
+  /** Also collect the default process metrics (CPU, memory, event loop), prefixed `nas_` (default true). */
+  readonly defaultMetrics?: boolean;
+}
+
+/** A webhook that receives chosen security events as signed JSON POSTs. */
+export interface WebhookAlertOptions {
+  /** `https://` URL, or `http://` on a loopback address. */
+  readonly url: string;
+  /** The event types sent (default `['SUSPICIOUS_PATTERN']`). */
+  readonly events?: readonly SecurityEventType[];
+  /** HMAC-SHA256 key: each POST carries `X-Signature-256: sha256=<hex>` over the raw body. */
+  readonly secret?: string;
+  /** Timeout of one delivery attempt, a duration (default `5s`). */
+  readonly timeout?: string;
+}
+
+/** Where alerts go besides the audit trail. */
+export interface AlertOptions {
+  readonly webhook?: WebhookAlertOptions;
 }
 
 /** Client addresses to trust for `X-Forwarded-For`: a hop count or a list of addresses and CIDRs. */
@@ -107,6 +164,25 @@ export interface SecurityModuleOptions {
   readonly redis?: RedisOptions | string | false;
   readonly trustProxy?: TrustProxyOption;
   readonly changes?: ChangesOptions;
+  readonly anomalies?: AnomalyOptions | false;
+  readonly metrics?: MetricsOptions | false;
+  /** Off by default. */
+  readonly alerts?: AlertOptions | false;
+}
+
+/** `anomalies` after parsing. */
+export interface ResolvedAnomalyOptions {
+  readonly failedAuthPerIp: Limit | false;
+  readonly denialsPerPrincipal: Limit | false;
+  readonly blockForMs: number | false;
+}
+
+/** `alerts.webhook` after parsing. */
+export interface ResolvedWebhookAlertOptions {
+  readonly url: string;
+  readonly events: readonly SecurityEventType[];
+  readonly secret: string | undefined;
+  readonly timeoutMs: number;
 }
 
 /** Options after defaults are merged and every value is checked and parsed. Deeply frozen. */
@@ -132,10 +208,13 @@ export interface ResolvedSecurityOptions {
     | false;
   readonly cors:
     { readonly origins: readonly string[]; readonly credentials: boolean; readonly maxAgeSeconds: number } | false;
-  readonly audit: Required<AuditOptions> | false;
+  readonly audit: ResolvedAuditOptions | false;
   readonly redis: Required<RedisOptions> | false;
   readonly trustProxy: false | number | readonly string[];
   readonly changes: { readonly transport: Exclude<ChangeTransport, 'auto'> | 'auto'; readonly pollIntervalMs: number };
+  readonly anomalies: ResolvedAnomalyOptions | false;
+  readonly metrics: Required<MetricsOptions> | false;
+  readonly alerts: { readonly webhook: ResolvedWebhookAlertOptions | false } | false;
   /** Non-fatal findings, logged at boot (fatal in production where noted). */
   readonly warnings: readonly string[];
 }

@@ -8,6 +8,7 @@ import { SecurityInitial1764200000000 } from './migrations/1764200000000-securit
 import { SecurityChanges1764300000000 } from './migrations/1764300000000-security-changes.js';
 import { ApiKeysAndRoles1764400000000 } from './migrations/1764400000000-api-keys-and-roles.js';
 import { ResourceGrants1764500000000 } from './migrations/1764500000000-resource-grants.js';
+import { AuditAppendOnly1764700000000 } from './migrations/1764700000000-audit-append-only.js';
 import { ResourceGrantEntity } from '../authz/resource-grant.entity.js';
 
 export { AuditEventEntity, type AuditOutcome } from '../audit/audit-event.entity.js';
@@ -35,4 +36,5 @@ export const SECURITY_MIGRATIONS = [
   SecurityChanges1764300000000,
   ApiKeysAndRoles1764400000000,
   ResourceGrants1764500000000,
+  AuditAppendOnly1764700000000,
 ] as const;

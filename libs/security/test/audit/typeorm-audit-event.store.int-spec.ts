@@ -179,12 +179,59 @@ describe('TypeOrmAuditEventStore on PostgreSQL (embedded only when none answers)
     }
   });
 
-  describe('tampering, inside a transaction that is rolled back', () => {
+  it('gives the head, ascending ranges and filtered newest-first pages with a seq cursor', async () => {
+    const store = new TypeOrmAuditEventStore(second);
+    const last = appended.reduce((a, b) => (BigInt(a.seq) > BigInt(b.seq) ? a : b));
+
+    expect(await store.head()).toEqual({ seq: String(EVENTS), hash: last.hash });
+    expect((await store.range('0', 3)).map((row) => row.seq)).toEqual(['1', '2', '3']);
+    expect((await store.range('9', 3)).map((row) => row.seq)).toEqual(['10', '11', '12']);
+    expect(await store.range(String(EVENTS), 3)).toEqual([]);
+
+    const denied = await store.query({ type: 'AUTH_FAILED', outcome: 'denied', limit: 5 });
+    expect(denied).toHaveLength(5);
+    expect(denied.every((row) => row.type === 'AUTH_FAILED' && row.outcome === 'denied')).toBe(true);
+    const seqs = denied.map((row) => Number(row.seq));
+    expect(seqs).toEqual([...seqs].sort((a, b) => b - a));
+    const next = await store.query({ type: 'AUTH_FAILED', afterSeq: denied[4]!.seq, limit: 5 });
+    expect(Number(next[0]!.seq)).toBeLessThan(seqs[4]!);
+
+    const created = appended.find((row) => row.type === 'KEY_CREATED')!;
+    expect((await store.query({ principalId: created.principalId!, limit: 10 })).map((row) => row.id)).toEqual([
+      created.id,
+    ]);
+    const window = await store.query({ since: created.at, until: new Date(created.at.getTime() + 1), limit: 10 });
+    expect(window.map((row) => row.id)).toEqual([created.id]);
+    expect(await store.query({ type: "x' OR '1'='1", limit: 10 })).toEqual([]);
+  });
+
+  it('appends a batch in one chain and skips records it already holds', async () => {
+    const store = new TypeOrmAuditEventStore(first);
+    const batch = [makeRecord(100, 'batch'), makeRecord(101, 'batch'), makeRecord(102, 'batch')];
+
+    const stored = await store.appendBatch(batch);
+    const again = await store.appendBatch([batch[1]!, makeRecord(103, 'batch')]);
+
+    expect(stored.map((row) => row.seq)).toEqual([String(EVENTS + 1), String(EVENTS + 2), String(EVENTS + 3)]);
+    expect(again.map((row) => [row.seq, row.requestId])).toEqual([[String(EVENTS + 4), 'req-batch-103']]);
+    await expect(store.append(batch[0]!)).rejects.toThrow(/already in the trail/);
+    const rows = await readChain(first);
+    expect(verifyChain(rows)).toEqual([]);
+    // Leave the first EVENTS rows for the tampering tests, which the migration lets only a superuser do.
+    await first.transaction(async (manager) => {
+      await manager.query('ALTER TABLE audit_events DISABLE TRIGGER USER');
+      await manager.query('DELETE FROM audit_events WHERE seq > $1', [EVENTS]);
+      await manager.query('ALTER TABLE audit_events ENABLE TRIGGER USER');
+    });
+  });
+
+  describe('tampering by a superuser with the append-only triggers disabled, in a transaction rolled back', () => {
     async function tampered(sql: string): Promise<string[]> {
       const runner = first.createQueryRunner();
       await runner.connect();
       await runner.startTransaction();
       try {
+        await runner.query('ALTER TABLE audit_events DISABLE TRIGGER USER');
         await runner.query(sql);
         return verifyChain(await readChain(runner));
       } finally {

@@ -5,92 +5,38 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { DataSource, QueryFailedError } from 'typeorm';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { testDatabase } from '../../../../test/support/services.js';
 import { securityDataSourceOptions } from '../../src/persistence/data-source-options.js';
 import {
-  EMBEDDED_POOL_SIZE,
   startEmbeddedPostgres,
   startInMemoryPostgres,
   type EmbeddedPostgres,
 } from '../../src/persistence/embedded-postgres.js';
 import { AuditEventEntity, PrincipalEntity, SECURITY_MIGRATIONS } from '../../src/persistence/index.js';
-
-interface Database {
-  url: string;
-  embedded: boolean;
-  close(): Promise<void>;
-}
+import { POSTGRES_TARGETS, useMigratedDatabase, type PostgresTarget } from '../support/migrated-database.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-describeMigrations('security migrations on PostgreSQL (embedded only when none answers)', async () => {
-  const db = await testDatabase();
-  return { url: db.url, embedded: db.embedded, close: () => db.drop() };
-});
+for (const target of POSTGRES_TARGETS) describeMigrations(target);
 
-// PGlite ignores search_path (see 'pglite-socket behaviour' below), so the schema test is left out here.
-describeMigrations(
-  'security migrations on embedded PGlite (in memory)',
-  async () => {
-    const server = await startInMemoryPostgres();
-    return { url: server.url, embedded: true, close: () => server.close() };
-  },
-  { schemas: false },
-);
-
-function describeMigrations(label: string, open: () => Promise<Database>, { schemas = true } = {}): void {
-  describe(label, () => {
-    let db: Database;
-    let dataSource: DataSource;
-
-    beforeAll(async () => {
-      db = await open();
-      dataSource = new DataSource(
-        securityDataSourceOptions({
-          url: db.url,
-          poolSize: db.embedded ? EMBEDDED_POOL_SIZE : 4,
-        }),
-      );
-      await dataSource.initialize();
-    }, 60_000);
-
-    afterAll(async () => {
-      await dataSource?.destroy();
-      await db?.close();
-    });
-
-    const tableExists = async (table: string): Promise<boolean> => {
-      const [row] = await dataSource.query(`SELECT to_regclass($1) IS NOT NULL AS "exists"`, [table]);
-      return row.exists;
-    };
+function describeMigrations({ label, open, alwaysEmbedded }: PostgresTarget): void {
+  // PGlite ignores search_path (see 'pglite-socket behaviour' below), so the schema test is left out there.
+  const schemas = !alwaysEmbedded;
+  describe(`security migrations on ${label}`, () => {
+    // The first test runs the migrations.
+    const db = useMigratedDatabase(open, { migrate: false });
+    const { tableExists } = db;
 
     it('runs the migrations up and records them in security_migrations', async () => {
-      const applied = await dataSource.runMigrations();
+      const applied = await db.dataSource.runMigrations();
 
       expect(applied.map((m) => m.name)).toEqual(SECURITY_MIGRATIONS.map((m) => new m().name));
-      expect(await dataSource.showMigrations()).toBe(false);
+      expect(await db.dataSource.showMigrations()).toBe(false);
       expect(await tableExists('principals')).toBe(true);
       expect(await tableExists('audit_events')).toBe(true);
     });
 
     it('creates the columns with their types, nullability and defaults', async () => {
-      const rows: Array<{
-        table_name: string;
-        column_name: string;
-        type: string;
-        nullable: string;
-        default: string | null;
-      }> = await dataSource.query(`
-          SELECT table_name, column_name, is_nullable AS nullable, column_default AS default,
-                 format_type(a.atttypid, a.atttypmod) AS type
-          FROM information_schema.columns c
-          JOIN pg_attribute a ON a.attrelid = to_regclass(c.table_name) AND a.attname = c.column_name
-          WHERE c.table_schema = current_schema() AND c.table_name IN ('principals', 'audit_events')
-          ORDER BY table_name, ordinal_position`);
-      const columns = (table: string) =>
-        rows
-          .filter((r) => r.table_name === table)
-          .map((r) => [r.column_name, r.type, r.nullable === 'YES' ? 'null' : 'not null', r.default]);
+      const columns = await db.columnsOf(['principals', 'audit_events']);
 
       expect(columns('principals')).toEqual([
         ['id', 'uuid', 'not null', 'gen_random_uuid()'],
@@ -123,11 +69,7 @@ function describeMigrations(label: string, open: () => Promise<Database>, { sche
     });
 
     it('creates the keys and indexes', async () => {
-      const indexes: Array<{ indexname: string; indexdef: string }> = await dataSource.query(`
-        SELECT indexname, indexdef FROM pg_indexes
-        WHERE schemaname = current_schema() AND tablename IN ('principals', 'audit_events')
-        ORDER BY indexname`);
-      const byName = Object.fromEntries(indexes.map((i) => [i.indexname, i.indexdef.replace(/^.* USING /, '')]));
+      const byName = await db.indexesOf(['principals', 'audit_events']);
 
       expect(byName).toEqual({
         audit_events_at_idx: 'btree (at)',
@@ -140,8 +82,20 @@ function describeMigrations(label: string, open: () => Promise<Database>, { sche
       });
     });
 
+    it('makes audit_events append-only with triggers', async () => {
+      const triggers: Array<{ tgname: string }> = await db.dataSource.query(
+        `SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass('audit_events') AND NOT tgisinternal ORDER BY tgname`,
+      );
+
+      expect(triggers.map((t) => t.tgname)).toEqual(['audit_events_no_truncate', 'audit_events_no_update_delete']);
+      // The table is empty here, so only the statement trigger can fire.
+      await expect(db.dataSource.query(`TRUNCATE audit_events`)).rejects.toMatchObject({
+        driverError: { code: '42501' },
+      });
+    });
+
     it('matches the entities: TypeORM finds nothing to synchronize but its uuid-default quirk', async () => {
-      const pending = await dataSource.driver.createSchemaBuilder().log();
+      const pending = await db.dataSource.driver.createSchemaBuilder().log();
 
       // TypeORM reads any uuid column defaulting to gen_random_uuid() as `@PrimaryGeneratedColumn('uuid')`,
       // which the entity avoids on purpose (that decorator makes TypeORM install uuid-ossp), so it
@@ -163,7 +117,7 @@ function describeMigrations(label: string, open: () => Promise<Database>, { sche
     });
 
     it('stores a principal through the repository with database defaults', async () => {
-      const principals = dataSource.getRepository(PrincipalEntity);
+      const principals = db.dataSource.getRepository(PrincipalEntity);
 
       const saved = await principals.save(
         principals.create({
@@ -184,14 +138,14 @@ function describeMigrations(label: string, open: () => Promise<Database>, { sche
         disabledAt: null,
       });
       expect(found.createdAt).toBeInstanceOf(Date);
-      const [{ n }] = await dataSource.query(
+      const [{ n }] = await db.dataSource.query(
         `SELECT count(*)::int AS n FROM principals WHERE attributes @> '{"department":"sales"}'`,
       );
       expect(n).toBe(1);
     });
 
     it('refuses a duplicate username and an unknown kind', async () => {
-      const principals = dataSource.getRepository(PrincipalEntity);
+      const principals = db.dataSource.getRepository(PrincipalEntity);
       await principals.insert({ kind: 'service', username: 'billing' });
 
       const duplicate = principals.insert({
@@ -212,7 +166,7 @@ function describeMigrations(label: string, open: () => Promise<Database>, { sche
     });
 
     it('keeps audit sequence numbers above 2^53 exact as strings', async () => {
-      const events = dataSource.getRepository(AuditEventEntity);
+      const events = db.dataSource.getRepository(AuditEventEntity);
       const seq = '9007199254740993';
 
       await events.insert({
@@ -233,14 +187,14 @@ function describeMigrations(label: string, open: () => Promise<Database>, { sche
 
     it('commits and rolls back TypeORM transactions, also when two run at once', async () => {
       const insertIn = (username: string, fail: boolean) =>
-        dataSource.transaction(async (manager) => {
+        db.dataSource.transaction(async (manager) => {
           await manager.insert(PrincipalEntity, { kind: 'user', username });
           await new Promise((done) => setTimeout(done, 20));
           if (fail) throw new Error('rolled back on purpose');
         });
 
       const results = await Promise.allSettled([insertIn('tx-commit', false), insertIn('tx-rollback', true)]);
-      const usernames = (await dataSource.getRepository(PrincipalEntity).find()).map((p) => p.username);
+      const usernames = (await db.dataSource.getRepository(PrincipalEntity).find()).map((p) => p.username);
 
       expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected']);
       expect(usernames).toContain('tx-commit');
@@ -248,19 +202,19 @@ function describeMigrations(label: string, open: () => Promise<Database>, { sche
     });
 
     it('undoes every migration, dropping every table, and runs them again', async () => {
-      for (let i = 0; i < SECURITY_MIGRATIONS.length; i++) await dataSource.undoLastMigration();
+      for (let i = 0; i < SECURITY_MIGRATIONS.length; i++) await db.dataSource.undoLastMigration();
 
       for (const table of ['principals', 'audit_events', 'api_keys', 'roles', 'security_changes', 'resource_grants']) {
         expect(await tableExists(table)).toBe(false);
       }
       expect(await tableExists('principals')).toBe(false);
       expect(await tableExists('audit_events')).toBe(false);
-      expect(await dataSource.showMigrations()).toBe(true);
+      expect(await db.dataSource.showMigrations()).toBe(true);
 
-      const applied = await dataSource.runMigrations();
+      const applied = await db.dataSource.runMigrations();
       expect(applied).toHaveLength(SECURITY_MIGRATIONS.length);
       expect(await tableExists('principals')).toBe(true);
-      expect(await dataSource.getRepository(PrincipalEntity).count()).toBe(0);
+      expect(await db.dataSource.getRepository(PrincipalEntity).count()).toBe(0);
     });
 
     // Not registered at all where schemas cannot work, so it never shows as a skipped test.
@@ -268,7 +222,7 @@ function describeMigrations(label: string, open: () => Promise<Database>, { sche
     itWithSchemas('puts the tables in the configured schema', async (context) => {
       // Only where no PostgreSQL answers (never in CI, where REQUIRE_SERVICES=1 makes that an error).
       if (db.embedded) context.skip('no PostgreSQL server: the embedded one ignores search_path');
-      await dataSource.query(`CREATE SCHEMA tenant_a`);
+      await db.dataSource.query(`CREATE SCHEMA tenant_a`);
       const scoped = new DataSource(
         securityDataSourceOptions({
           url: db.url,
@@ -281,7 +235,7 @@ function describeMigrations(label: string, open: () => Promise<Database>, { sche
         await scoped.runMigrations();
         await scoped.getRepository(PrincipalEntity).insert({ kind: 'user', username: 'in-tenant-a' });
 
-        const tables: Array<{ table_schema: string; table_name: string }> = await dataSource.query(`
+        const tables: Array<{ table_schema: string; table_name: string }> = await db.dataSource.query(`
           SELECT table_schema, table_name FROM information_schema.tables
           WHERE table_schema = 'tenant_a' ORDER BY table_name`);
         expect(tables.map((t) => t.table_name)).toEqual([
@@ -295,7 +249,7 @@ function describeMigrations(label: string, open: () => Promise<Database>, { sche
           'security_changes',
           'security_migrations',
         ]);
-        const [{ n }] = await dataSource.query(`SELECT count(*)::int AS n FROM tenant_a.principals`);
+        const [{ n }] = await db.dataSource.query(`SELECT count(*)::int AS n FROM tenant_a.principals`);
         expect(n).toBe(1);
       } finally {
         await scoped.destroy();
