@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource, type QueryRunner } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabase, type TestDatabase } from '../../../../test/support/services.js';
-import { TypeOrmAuditEventStore } from '../../src/audit/adapters/typeorm-audit-event.store.js';
+import { toStored, TypeOrmAuditEventStore, type AuditRow } from '../../src/audit/adapters/typeorm-audit-event.store.js';
 import type { StoredAuditEvent } from '../../src/audit/audit-event.store.js';
 import { auditRowHash, GENESIS_HASH } from '../../src/audit/core/audit-chain.js';
 import type { SecurityEventRecord } from '../../src/audit/security-event-types.js';
@@ -17,25 +17,6 @@ interface ChainRow {
   readonly prevHash: string;
   readonly hash: string;
   readonly record: SecurityEventRecord;
-}
-
-interface AuditRow {
-  seq: string;
-  id: string;
-  at: Date;
-  type: SecurityEventRecord['type'];
-  outcome: SecurityEventRecord['outcome'];
-  principal_id: string | null;
-  key_id: string | null;
-  ip: string | null;
-  user_agent: string | null;
-  method: string | null;
-  path: string | null;
-  status: number | null;
-  request_id: string | null;
-  details: Record<string, unknown>;
-  prev_hash: string;
-  hash: string;
 }
 
 /**
@@ -65,26 +46,7 @@ async function readChain(runner: DataSource | QueryRunner): Promise<ChainRow[]> 
             request_id, details, prev_hash, hash
      FROM audit_events ORDER BY audit_events.seq`,
   );
-  return rows.map((row) => ({
-    seq: row.seq,
-    prevHash: row.prev_hash,
-    hash: row.hash,
-    record: {
-      id: row.id,
-      at: row.at,
-      type: row.type,
-      outcome: row.outcome,
-      principalId: row.principal_id,
-      keyId: row.key_id,
-      ip: row.ip,
-      userAgent: row.user_agent,
-      method: row.method,
-      path: row.path,
-      status: row.status,
-      requestId: row.request_id,
-      details: row.details,
-    },
-  }));
+  return rows.map(toStored).map(({ seq, prevHash, hash, ...record }) => ({ seq, prevHash, hash, record }));
 }
 
 /** Varied records: nulls and values, nested and unicode details, millisecond times. */

@@ -17,7 +17,8 @@ const ROWS_PER_INSERT = Math.floor(65_535 / COLUMNS_PER_ROW);
 const SELECT_COLUMNS = `SELECT seq::text AS seq, id, at, type, outcome, principal_id, key_id, ip, user_agent, method,
          path, status, request_id, details, prev_hash, hash FROM audit_events`;
 
-interface AuditRow {
+/** A row of `audit_events` as the `pg` driver returns it (seq cast to text). */
+export interface AuditRow {
   seq: string;
   id: string;
   at: Date;
@@ -152,7 +153,8 @@ export class TypeOrmAuditEventStore extends AuditEventStore {
   }
 }
 
-function toStored(row: AuditRow): StoredAuditEvent {
+/** Maps a raw `audit_events` row to the stored event. */
+export function toStored(row: AuditRow): StoredAuditEvent {
   return {
     seq: row.seq,
     id: row.id,
