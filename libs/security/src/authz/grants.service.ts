@@ -76,7 +76,7 @@ export class Grants implements OnModuleDestroy {
 
   private async changed(type: 'GRANT_ADDED' | 'GRANT_REMOVED', grant: GrantInput, actor: Actor): Promise<void> {
     this.forget(grant.principalId);
-    await this.bus.publish({ kind: 'principal', id: grant.principalId }).catch(() => undefined);
+    await this.bus.announce({ kind: 'principal', id: grant.principalId });
     await this.events.record({
       type,
       outcome: 'success',

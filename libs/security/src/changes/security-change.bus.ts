@@ -64,6 +64,17 @@ export abstract class SecurityChangeBus {
   abstract publish(change: SecurityChange): Promise<void>;
 
   /** Calls `listener` with every change, published here or elsewhere, once each. Returns the unsubscribe function. */
+  /**
+   * Publishes and never rejects, for callers that already applied the change: a failure to reach the
+   * other instances is logged; they drop their caches when their subscription resyncs, and cached
+   * entries expire within their TTL in any case.
+   */
+  async announce(change: SecurityChange): Promise<void> {
+    await this.publish(change).catch((error: unknown) =>
+      this.logger.warn(`change ${change.kind} ${change.id} applied here but not broadcast: ${errorMessage(error)}`),
+    );
+  }
+
   subscribe(listener: SecurityChangeListener): () => void {
     return add(this.listeners, listener);
   }

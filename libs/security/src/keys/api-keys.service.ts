@@ -286,6 +286,6 @@ export class ApiKeys {
   }
 
   private async changed(...ids: string[]): Promise<void> {
-    for (const id of ids) await this.bus.publish({ kind: 'api-key', id }).catch(() => undefined);
+    for (const id of ids) await this.bus.announce({ kind: 'api-key', id });
   }
 }

@@ -102,7 +102,7 @@ export class Principals {
     if (!principal)
       throw new SecurityOperationError('ERR_SECURITY_UNKNOWN_PRINCIPAL', 'No such principal', 'not_found');
     const revokedKeys = await this.keys.revokeAllForPrincipal(id, at);
-    await this.bus.publish({ kind: 'principal', id }).catch(() => undefined);
+    await this.bus.announce({ kind: 'principal', id });
     await this.audit('ADMIN_ACTION', actor, { action: 'principal.disable', principalId: id, revokedKeys });
     for (const keyId of revokedKeys) {
       await this.events.record({
@@ -133,7 +133,7 @@ export class Principals {
       throw error;
     }
     if (assigned) {
-      await this.bus.publish({ kind: 'principal', id: principalId }).catch(() => undefined);
+      await this.bus.announce({ kind: 'principal', id: principalId });
       await this.events.record({
         type: 'ROLE_ASSIGNED',
         outcome: 'success',
@@ -149,7 +149,7 @@ export class Principals {
   async revokeRole(principalId: string, role: string, actor: Actor): Promise<boolean> {
     const revoked = await this.store.revokeRole(principalId, role);
     if (revoked) {
-      await this.bus.publish({ kind: 'principal', id: principalId }).catch(() => undefined);
+      await this.bus.announce({ kind: 'principal', id: principalId });
       await this.events.record({
         type: 'ROLE_REVOKED',
         outcome: 'success',
@@ -178,7 +178,7 @@ export class Principals {
     const same = before && [...before.permissions].sort().join(' ') === [...new Set(permissions)].sort().join(' ');
     if (same) return;
     await this.store.upsertRole(name, permissions);
-    await this.bus.publish({ kind: 'role', id: name }).catch(() => undefined);
+    await this.bus.announce({ kind: 'role', id: name });
     await this.audit('CONFIG_CHANGED', actor, { action: 'role.define', role: name, permissions });
   }
 
