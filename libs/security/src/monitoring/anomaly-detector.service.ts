@@ -6,7 +6,7 @@ import type { Limit } from '../core/durations.js';
 import type { ResolvedSecurityOptions } from '../options/security-options.js';
 import { SECURITY_OPTIONS } from '../security.constants.js';
 import { ExpiringMap } from './core/expiring-map.js';
-import { ipKey } from './core/ip-key.js';
+import { clientIpKey as ipKey } from '../rate-limit/core/client-ip.js';
 import { SlidingWindowCounter } from './core/sliding-counter.js';
 
 /** The detectors, as named in `SUSPICIOUS_PATTERN` events (`details.detector`) and metrics. */
