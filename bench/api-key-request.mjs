@@ -18,7 +18,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { LIBRARY, fail, loadAverage, machineSummary, nonNegative, positive, requireLibrary } from './lib/cli.mjs';
+import { LIBRARY, fail, loadAverage, machineSummary, loadSettings, requireLibrary } from './lib/cli.mjs';
 import { percent, summarizeProfile } from './lib/cpu-profile.mjs';
 import { importAutocannon, load, median, ms, startServer } from './lib/http-load.mjs';
 import { createAdapter, decorateMethod, listenAndReport } from './lib/nest-app.mjs';
@@ -107,10 +107,7 @@ async function serve(adapterName) {
 async function main() {
   requireLibrary();
   const autocannon = await importAutocannon();
-  const connections = positive(args.connections, '--connections');
-  const duration = positive(args.duration, '--duration');
-  const warmup = nonNegative(args.warmup, '--warmup');
-  const rounds = positive(args.rounds, '--rounds');
+  const { connections, duration, warmup, rounds } = loadSettings(args);
   const settings = { connections, duration, warmup };
 
   const runs = new Map(ROUTES.map((route) => [route.name, []]));

@@ -12,7 +12,7 @@
 // compiled library in libs/security/dist); bench/node_modules only holds autocannon.
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { LIBRARY, fail, machineSummary, nonNegative, positive, requireLibrary } from './lib/cli.mjs';
+import { LIBRARY, fail, machineSummary, loadSettings, requireLibrary } from './lib/cli.mjs';
 import { importAutocannon, load, median, ms, startServer } from './lib/http-load.mjs';
 import { createAdapter, decorateMethod, listenAndReport } from './lib/nest-app.mjs';
 
@@ -69,10 +69,7 @@ async function serve(variant, adapterName) {
 async function main() {
   requireLibrary();
   const autocannon = await importAutocannon();
-  const connections = positive(args.connections, '--connections');
-  const duration = positive(args.duration, '--duration');
-  const warmup = nonNegative(args.warmup, '--warmup');
-  const rounds = positive(args.rounds, '--rounds');
+  const { connections, duration, warmup, rounds } = loadSettings(args);
 
   const runs = new Map(VARIANTS.map((variant) => [variant.name, []]));
   for (let round = 1; round <= rounds; round += 1) {

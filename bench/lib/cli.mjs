@@ -42,3 +42,13 @@ export function machineSummary() {
 export function loadAverage() {
   return loadavg()[0].toFixed(2);
 }
+
+/** The load options every HTTP benchmark takes, checked: `--connections`, `--duration`, `--warmup`, `--rounds`. */
+export function loadSettings(args) {
+  return {
+    connections: positive(args.connections, '--connections'),
+    duration: positive(args.duration, '--duration'),
+    warmup: nonNegative(args.warmup, '--warmup'),
+    rounds: positive(args.rounds, '--rounds'),
+  };
+}

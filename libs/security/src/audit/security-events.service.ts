@@ -5,14 +5,13 @@ import {
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Clock } from '../core/clock.js';
 import { SECURITY_LOGGER, SECURITY_OPTIONS } from '../security.constants.js';
 import type { ResolvedSecurityOptions } from '../options/security-options.js';
 import { AuditEventStore } from './audit-event.store.js';
 import { AuditWriter, type AuditWriterStats } from './audit-writer.js';
-import { redactSecrets } from './core/redact.js';
+import { buildSecurityEventRecord } from './core/build-record.js';
 import type { SecurityEventInput, SecurityEventRecord } from './security-event-types.js';
 
 /**
@@ -47,26 +46,7 @@ export class SecurityEvents implements OnApplicationBootstrap, BeforeApplication
 
   /** Builds, logs and queues one event for the audit trail. Resolves without waiting for the row. */
   async record(input: SecurityEventInput): Promise<SecurityEventRecord> {
-    // Through JSON once, so that the hashed record is exactly what jsonb and the spill file give back
-    // (no undefined, NaN or Infinity that would read back differently and break the chain).
-    const details = JSON.parse(
-      JSON.stringify(redactSecrets({ ...input.details, ...(input.actor ? { actor: input.actor } : {}) })),
-    ) as Record<string, unknown>;
-    const record: SecurityEventRecord = {
-      id: randomUUID(),
-      at: new Date(this.clock.now()),
-      type: input.type,
-      outcome: input.outcome,
-      principalId: input.principalId ?? null,
-      keyId: input.keyId ?? null,
-      ip: input.request?.ip ?? null,
-      userAgent: input.request?.userAgent ?? null,
-      method: input.request?.method ?? null,
-      path: input.request?.path ?? null,
-      status: input.status ?? null,
-      requestId: input.request?.requestId ?? null,
-      details,
-    };
+    const record = buildSecurityEventRecord(input, this.clock.now());
     const audit = this.options.audit;
     if (audit && audit.log) {
       const level = input.outcome === 'success' ? 'info' : 'warn';

@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import type { SecurityEvents } from '../audit/security-events.service.js';
 import type { SecurityEventInput, SecurityEventRecord } from '../audit/security-event-types.js';
 import type { Clock } from '../core/clock.js';
+import { buildSecurityEventRecord } from '../audit/core/build-record.js';
 
 /**
  * Stands in for `SecurityEvents` in unit tests: `record()` builds the record and calls the listeners
@@ -23,21 +23,7 @@ export class FakeSecurityEvents {
   }
 
   async record(input: SecurityEventInput): Promise<SecurityEventRecord> {
-    const record: SecurityEventRecord = {
-      id: randomUUID(),
-      at: new Date(this.clock.now()),
-      type: input.type,
-      outcome: input.outcome,
-      principalId: input.principalId ?? null,
-      keyId: input.keyId ?? null,
-      ip: input.request?.ip ?? null,
-      userAgent: input.request?.userAgent ?? null,
-      method: input.request?.method ?? null,
-      path: input.request?.path ?? null,
-      status: input.status ?? null,
-      requestId: input.request?.requestId ?? null,
-      details: { ...input.details },
-    };
+    const record = buildSecurityEventRecord(input, this.clock.now());
     this.records.push(record);
     for (const listener of Array.from(this.listeners)) listener(record);
     return record;
