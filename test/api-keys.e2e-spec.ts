@@ -270,6 +270,7 @@ describe.each(ADAPTERS)('API keys and RBAC over HTTP on %s', (adapter) => {
       id: expect.any(String),
       key: expect.stringMatching(/^sk_live_/),
       expiresAt: new Date(now + 30 * 86_400_000).toISOString(),
+      rateLimit: null,
     });
     expect((await call('/me', issued.key)).status).toBe(200);
     const listed = await jsonOf(await call(`/admin/keys?owner=${viewer.id}`, admin.key));
@@ -291,6 +292,28 @@ describe.each(ADAPTERS)('API keys and RBAC over HTTP on %s', (adapter) => {
     const problem = await jsonOf(response);
     expect(problem.invalid_params.map((p: { name: string }) => p.name).sort()).toEqual(['expiresIn', 'isAdmin']);
     expect(JSON.stringify(problem)).not.toContain('forever');
+  });
+
+  it('stores a key’s own rate limit, shows it in the answer and the list, and refuses a malformed one', async () => {
+    const created = await post('/admin/keys', admin.key, { owner: viewer.id, name: 'limited', rateLimit: '7/60s' });
+    expect(created.status).toBe(201);
+    const issued = await jsonOf(created);
+    expect(issued).toMatchObject({ id: expect.any(String), rateLimit: '7/60s' });
+    const listed = await jsonOf(await call(`/admin/keys?owner=${viewer.id}`, admin.key));
+    expect(listed.items.find((k: { id: string }) => k.id === issued.id)).toMatchObject({ rateLimit: '7/60s' });
+    expect(listed.items.find((k: { id: string }) => k.id === viewer.keyId)).toMatchObject({ rateLimit: null });
+
+    const refused = await post('/admin/keys', admin.key, { owner: viewer.id, name: 'x', rateLimit: '7 per minute' });
+    expect(refused.status).toBe(400);
+    expect((await jsonOf(refused)).invalid_params.map((p: { name: string }) => p.name)).toEqual(['rateLimit']);
+    // Past the DTO's pattern, the service's own check: no 0 count or window.
+    const zero = await post('/admin/keys', admin.key, { owner: viewer.id, name: 'x', rateLimit: '0/60s' });
+    expect(zero.status).toBe(400);
+    expect((await post('/me/keys', viewer.key, { name: 'x', rateLimit: '7 per minute' })).status).toBe(400);
+    const own = await jsonOf(await post('/me/keys', viewer.key, { name: 'own limited', rateLimit: '9/1m' }));
+    expect(own.rateLimit).toBe('9/1m');
+    await post(`/me/keys/${own.id}/revoke`, viewer.key, {});
+    await post(`/admin/keys/${issued.id}/revoke`, admin.key, {});
   });
 
   it('lets a principal manage its own keys and nobody else’s', async () => {

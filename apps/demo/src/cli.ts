@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { ConsoleLogger, Module, type DynamicModule, type INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { once } from 'node:events';
 import { userInfo } from 'node:os';
 import { DataSource } from 'typeorm';
@@ -19,6 +19,7 @@ import {
   SecurityModule,
   securityDataSourceOptions,
   startEmbeddedPostgres,
+  parseLimit,
   verifyAuditChain,
   type AuditChainHead,
   type EmbeddedPostgres,
@@ -270,6 +271,10 @@ const list = (value: string): string[] =>
     .split(',')
     .map((item) => item.trim())
     .filter(Boolean);
+const limit = (value: string): string => {
+  if (parseLimit(value) === undefined) throw new InvalidArgumentError('expected count/window such as 5000/60s');
+  return value;
+};
 
 /** `users …` and `keys …`: the same operations as /admin/keys and /users, audited as `cli:<os user>`. */
 function addIdentityCommands(program: Command, action: Action): void {
@@ -284,6 +289,7 @@ function addIdentityCommands(program: Command, action: Action): void {
     .option('--department <department>')
     .option('--role <role>', 'repeatable', collect)
     .option('--kind <kind>', 'user or service', 'user')
+    .option('--rate-limit <limit>', "the principal's own rate limit, e.g. 5000/60s (its rateLimit attribute)", limit)
     .option('--json')
     .action((options: Record<string, any>) =>
       action(() =>
@@ -296,7 +302,10 @@ function addIdentityCommands(program: Command, action: Action): void {
               password,
               kind: options.kind,
               roles: options.role ?? [],
-              attributes: options.department ? { department: options.department } : {},
+              attributes: {
+                ...(options.department ? { department: options.department } : {}),
+                ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
+              },
             },
             actor(),
           );
@@ -326,6 +335,7 @@ function addIdentityCommands(program: Command, action: Action): void {
     .option('--expires-in <duration>', 'e.g. 30d')
     .option('--environment <env>', 'live or test')
     .option('--allowed-cidrs <a,b>', 'comma-separated addresses or CIDRs', list)
+    .option('--rate-limit <limit>', "the key's own rate limit, counted per key, e.g. 5000/60s")
     .option('--json')
     .action((options: Record<string, any>) =>
       action(() =>
@@ -338,6 +348,7 @@ function addIdentityCommands(program: Command, action: Action): void {
               expiresIn: options.expiresIn,
               environment: options.environment,
               allowedCidrs: options.allowedCidrs,
+              rateLimit: options.rateLimit,
             },
             actor(),
           )),

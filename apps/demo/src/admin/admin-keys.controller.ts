@@ -64,9 +64,9 @@ export class MyKeysController {
 
   @Post()
   create(@Body() body: CreateKeyDto, @CurrentPrincipal() principal: Principal, @Req() request: HttpRequestLike) {
-    const { name, scopes, expiresIn, environment, allowedCidrs } = body;
+    const { name, scopes, expiresIn, environment, allowedCidrs, rateLimit } = body;
     return this.keys.create(
-      { name, scopes, expiresIn, environment, allowedCidrs, ownerId: principal.id },
+      { name, scopes, expiresIn, environment, allowedCidrs, rateLimit, ownerId: principal.id },
       actorOf(principal, request),
     );
   }

@@ -1,4 +1,5 @@
 import { ArrayMaxSize, IsArray, IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { LIMIT_PATTERN } from '@app/security';
 
 export class CreateKeyDto {
   @IsString() @MaxLength(100) name!: string;
@@ -16,6 +17,8 @@ export class CreateKeyDto {
   @IsString({ each: true })
   @MaxLength(64, { each: true })
   allowedCidrs?: string[];
+  /** The key's own rate limit, `count/window` such as `5000/60s`. */
+  @IsOptional() @IsString() @MaxLength(40) @Matches(LIMIT_PATTERN) rateLimit?: string;
 }
 
 export class AdminCreateKeyDto extends CreateKeyDto {

@@ -24,11 +24,19 @@ async function setup(ring: PepperRing = parsePepperRing(undefined)) {
   const usage = new ApiKeyUsageRecorder(keys);
   const verifier = (withRing = ring) =>
     new ApiKeyVerifier(resolveSecurityOptions({}), withRing, keys, principals, usage, clock, bus);
-  const issue = async (extra: { expiresAt?: Date | null; scopes?: string[] | null } = {}, withRing = ring) => {
+  const issue = async (
+    extra: {
+      expiresAt?: Date | null;
+      scopes?: string[] | null;
+      metadata?: Record<string, unknown>;
+      principalId?: string;
+    } = {},
+    withRing = ring,
+  ) => {
     const generated = generateApiKey();
     await keys.create({
       id: generated.id,
-      principalId: owner.id,
+      principalId: extra.principalId ?? owner.id,
       name: 'k',
       environment: 'live',
       secretHash: hashSecret(generated.secret, withRing),
@@ -37,12 +45,22 @@ async function setup(ring: PepperRing = parsePepperRing(undefined)) {
       allowedCidrs: null,
       expiresAt: extra.expiresAt ?? null,
       rotatedFrom: null,
-      metadata: {},
+      metadata: extra.metadata ?? {},
       createdAt: new Date(clock.now()),
     });
     return generated;
   };
-  return { clock, principals, keys, bus, usage, verifier, issue, owner };
+  /** A viewer whose stored attributes are `attributes`. */
+  const principalWith = async (attributes: Record<string, unknown>) => {
+    const created = await principals.create({
+      kind: 'user',
+      username: `limited-${randomBytes(4).toString('hex')}`,
+      attributes,
+    });
+    await principals.assignRole(created.id, 'viewer');
+    return created;
+  };
+  return { clock, principals, keys, bus, usage, verifier, issue, owner, principalWith };
 }
 
 const reasonOf = (promise: Promise<unknown>) =>
@@ -139,5 +157,46 @@ describe('ApiKeyVerifier', () => {
     await usage.flush();
     expect((await keys.findById(key.id))!.lastUsedAt).toEqual(new Date(clock.now()));
     await usage.onModuleDestroy();
+  });
+
+  describe('rate-limit override', () => {
+    it('exposes the key’s own limit, counted per key, ahead of the principal’s', async () => {
+      const { verifier, issue, principalWith } = await setup();
+      const owner = await principalWith({ rateLimit: '10/60s' });
+      const key = await issue({ principalId: owner.id, metadata: { rateLimit: '5000/60s' } });
+      const { principal } = await verifier().verify(key.key);
+      expect(principal.rateLimit).toEqual({ limit: '5000/60s', per: 'key' });
+      expect(Object.isFrozen(principal)).toBe(true);
+      expect(Object.isFrozen(principal.rateLimit)).toBe(true);
+    });
+
+    it('falls back to the principal’s rateLimit attribute, counted per principal', async () => {
+      const { verifier, issue, principalWith } = await setup();
+      const owner = await principalWith({ rateLimit: '10/60s', department: 'ops' });
+      const key = await issue({ principalId: owner.id });
+      const { principal } = await verifier().verify(key.key);
+      expect(principal.rateLimit).toEqual({ limit: '10/60s', per: 'principal' });
+      expect(principal.attributes).toMatchObject({ rateLimit: '10/60s', department: 'ops' });
+    });
+
+    it('has none when neither the key nor the principal has one', async () => {
+      const { verifier, issue } = await setup();
+      const { principal } = await verifier().verify((await issue()).key);
+      expect(principal).not.toHaveProperty('rateLimit');
+    });
+
+    it.each([['7 per minute'], ['0/60s'], ['5/0s'], [''], [5000], [{ limit: '5/60s' }], [null]])(
+      'ignores a stored limit %j that does not parse, and never refuses the key for it',
+      async (garbage) => {
+        const { verifier, issue, principalWith } = await setup();
+        const plain = await principalWith({ rateLimit: garbage });
+        const bothBad = await issue({ principalId: plain.id, metadata: { rateLimit: garbage } });
+        expect((await verifier().verify(bothBad.key)).principal).not.toHaveProperty('rateLimit');
+
+        const limited = await principalWith({ rateLimit: '3/1s' });
+        const badKey = await issue({ principalId: limited.id, metadata: { rateLimit: garbage } });
+        expect((await verifier().verify(badKey.key)).principal.rateLimit).toEqual({ limit: '3/1s', per: 'principal' });
+      },
+    );
   });
 });

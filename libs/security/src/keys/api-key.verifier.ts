@@ -3,9 +3,10 @@ import { LRUCache } from 'lru-cache';
 import { effectiveKeyPermissions } from '../authz/core/permissions.js';
 import { SecurityChangeBus } from '../changes/security-change.bus.js';
 import { Clock } from '../core/clock.js';
+import { parseLimit } from '../core/durations.js';
 import { InvalidCredentialsError, SecurityStoreUnavailableError } from '../core/errors.js';
 import type { ResolvedSecurityOptions } from '../options/security-options.js';
-import type { Principal } from '../principals/principal.js';
+import type { Principal, PrincipalRateLimit } from '../principals/principal.js';
 import { PrincipalStore, type PrincipalRecord } from '../principals/principal.store.js';
 import { SECURITY_OPTIONS } from '../security.constants.js';
 import type { ApiKeyRecord } from './api-key.record.js';
@@ -115,6 +116,7 @@ export class ApiKeyVerifier implements OnModuleDestroy {
     const access = await this.principals.accessOf(record.principalId);
     if (!access) return undefined;
     const principal = access.principal;
+    const rateLimit = rateLimitOf(record, principal);
     const entry: CachedKey = {
       record,
       principal,
@@ -127,6 +129,7 @@ export class ApiKeyVerifier implements OnModuleDestroy {
         authMethod: 'api-key',
         keyId,
         createdAt: principal.createdAt,
+        ...(rateLimit ? { rateLimit } : {}),
       }),
     };
     if (generation === this.generation) {
@@ -161,4 +164,21 @@ export class ApiKeyVerifier implements OnModuleDestroy {
     this.known.clear();
     this.unknown.clear();
   }
+}
+
+/**
+ * The rate-limit override of a request made with `record`: the key's own (`metadata.rateLimit`, counted
+ * per key), else its principal's (`rateLimit` attribute, counted per principal), else none. A stored
+ * value that does not parse is ignored: a bad row never refuses a request nor lifts a limit by throwing.
+ */
+function rateLimitOf(record: ApiKeyRecord, principal: PrincipalRecord): PrincipalRateLimit | undefined {
+  const ofKey = record.metadata?.rateLimit;
+  if (isLimit(ofKey)) return Object.freeze({ limit: ofKey, per: 'key' });
+  const ofPrincipal = principal.attributes?.rateLimit;
+  if (isLimit(ofPrincipal)) return Object.freeze({ limit: ofPrincipal, per: 'principal' });
+  return undefined;
+}
+
+function isLimit(value: unknown): value is string {
+  return typeof value === 'string' && parseLimit(value) !== undefined;
 }

@@ -4,7 +4,7 @@ import { SecurityEvents } from '../audit/security-events.service.js';
 import { isValidPermission } from '../authz/core/permissions.js';
 import { SecurityChangeBus } from '../changes/security-change.bus.js';
 import { Clock } from '../core/clock.js';
-import { parseDuration } from '../core/durations.js';
+import { parseDuration, parseLimit } from '../core/durations.js';
 import { SecurityOperationError } from '../core/errors.js';
 import type { ResolvedSecurityOptions } from '../options/security-options.js';
 import { PrincipalStore } from '../principals/principal.store.js';
@@ -27,6 +27,11 @@ export interface CreateApiKeyInput {
   readonly environment?: 'live' | 'test';
   /** Client addresses or CIDRs allowed to use the key. */
   readonly allowedCidrs?: readonly string[];
+  /**
+   * A rate limit of this key (`count/window`, e.g. `5000/60s`), counted per key in place of the
+   * `principal` policy; omitted = the principal's own limit, else the policy's. Kept in `metadata.rateLimit`.
+   */
+  readonly rateLimit?: string;
 }
 
 /** A key as lists show it: never the secret or its hash. */
@@ -37,6 +42,8 @@ export interface ApiKeyView {
   readonly environment: 'live' | 'test';
   readonly scopes: readonly string[] | null;
   readonly allowedCidrs: readonly string[] | null;
+  /** The key's own rate limit (`count/window`), or null when it has none. */
+  readonly rateLimit: string | null;
   readonly createdAt: string;
   readonly expiresAt: string | null;
   readonly revokedAt: string | null;
@@ -50,6 +57,8 @@ export interface IssuedApiKey {
   readonly id: string;
   readonly key: string;
   readonly expiresAt: string | null;
+  /** The key's own rate limit (`count/window`), or null when it has none. */
+  readonly rateLimit: string | null;
 }
 
 const DEFAULT_ROTATION_GRACE = '24h';
@@ -96,9 +105,20 @@ export class ApiKeys {
       keyId: record.id,
       request: actor.request,
       actor: actor.label,
-      details: { ownerId: record.principalId, name: record.name, scopes: record.scopes, expiresAt: record.expiresAt },
+      details: {
+        ownerId: record.principalId,
+        name: record.name,
+        scopes: record.scopes,
+        expiresAt: record.expiresAt,
+        rateLimit: rateLimitOf(record),
+      },
     });
-    return { id: record.id, key: draft.key, expiresAt: record.expiresAt?.toISOString() ?? null };
+    return {
+      id: record.id,
+      key: draft.key,
+      expiresAt: record.expiresAt?.toISOString() ?? null,
+      rateLimit: rateLimitOf(record),
+    };
   }
 
   async list(filter: { ownerId?: string } = {}): Promise<ApiKeyView[]> {
@@ -112,7 +132,7 @@ export class ApiKeys {
   }
 
   /**
-   * Issues a new key with the old one's owner, name, scopes, environment and allow-list, and keeps the
+   * Issues a new key with the old one's owner, name, scopes, environment, allow-list and rate limit, and keeps the
    * old key valid for `grace` (`0s` = it stops at once). The new key keeps the old one's expiry policy.
    */
   async rotate(
@@ -134,6 +154,8 @@ export class ApiKeys {
         name: previous.name,
         scopes: previous.scopes ?? undefined,
         allowedCidrs: previous.allowedCidrs ?? undefined,
+        // A stored limit that no longer parses is dropped rather than blocking the rotation.
+        rateLimit: rateLimitOf(previous) ?? undefined,
       },
       previous.environment,
     );
@@ -165,6 +187,7 @@ export class ApiKeys {
       id: rotated.created.id,
       key: draft.key,
       expiresAt: rotated.created.expiresAt?.toISOString() ?? null,
+      rateLimit: rateLimitOf(rotated.created),
       rotatedFrom: previous.id,
       previousValidUntil: previousValidUntil.toISOString(),
     };
@@ -225,6 +248,14 @@ export class ApiKeys {
         );
       }
     }
+    if (input.rateLimit !== undefined && parseLimit(input.rateLimit) === undefined) {
+      throw new SecurityOperationError(
+        'ERR_SECURITY_INVALID_RATE_LIMIT',
+        'rateLimit must be a limit such as 5000/60s (count/window, neither 0)',
+        'invalid',
+        { field: 'rateLimit' },
+      );
+    }
     const generated = generateApiKey({ prefix: this.settings().prefix, environment });
     return {
       key: generated.key,
@@ -237,7 +268,7 @@ export class ApiKeys {
         hashVersion: this.pepper.current,
         scopes,
         allowedCidrs,
-        metadata: {},
+        metadata: input.rateLimit === undefined ? {} : { rateLimit: input.rateLimit },
       },
     };
   }
@@ -256,6 +287,7 @@ export class ApiKeys {
       environment: record.environment,
       scopes: record.scopes,
       allowedCidrs: record.allowedCidrs,
+      rateLimit: rateLimitOf(record),
       createdAt: record.createdAt.toISOString(),
       expiresAt: record.expiresAt?.toISOString() ?? null,
       revokedAt: record.revokedAt?.toISOString() ?? null,
@@ -288,4 +320,10 @@ export class ApiKeys {
   private async changed(...ids: string[]): Promise<void> {
     for (const id of ids) await this.bus.announce({ kind: 'api-key', id });
   }
+}
+
+/** A key's own rate limit from its metadata, or null when it has none or it does not parse. */
+export function rateLimitOf(record: Pick<ApiKeyRecord, 'metadata'>): string | null {
+  const value = record.metadata?.rateLimit;
+  return typeof value === 'string' && parseLimit(value) !== undefined ? value : null;
 }

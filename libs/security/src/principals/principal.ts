@@ -13,4 +13,16 @@ export interface Principal {
   /** The API key or signing key id that authenticated the request, when there is one. */
   readonly keyId?: string;
   readonly createdAt?: Date;
+  /**
+   * An override of the `principal` rate-limit policy stored with the API key (`per: 'key'`, counted per
+   * key) or with the principal (`per: 'principal'`, its `rateLimit` attribute), e.g. `'5000/60s'`.
+   */
+  readonly rateLimit?: PrincipalRateLimit;
+}
+
+/** A per-key or per-principal rate limit (see `Principal.rateLimit`). */
+export interface PrincipalRateLimit {
+  /** `count/window`, e.g. `'5000/60s'`. */
+  readonly limit: string;
+  readonly per: 'key' | 'principal';
 }
