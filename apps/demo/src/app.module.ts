@@ -62,7 +62,7 @@ export class AppModule {
           redis: config.redisUrl ?? false,
           trustProxy: config.trustProxy,
           cors: { origins: config.corsOrigins, credentials: config.corsCredentials },
-          rateLimit: { policies: config.rateLimits },
+          rateLimit: { policies: config.rateLimits, onStoreError: config.rateLimitOnStoreError },
           apiKeys: { pepper: config.apiKeyPepper },
           audit: { log: config.securityLog, spillDir: `${config.dataDir}/audit` },
           changes: { transport: config.changesTransport ?? (database.embedded ? 'polling' : 'auto') },

@@ -11,7 +11,10 @@ export type {
   ProblemOptions,
   ApiKeyOptions,
   RateLimitOptions,
-  StoreFailureMode,
+  RateLimitStoreErrorMode,
+  RateLimitPolicyOptions,
+  ResolvedRateLimitOptions,
+  ResolvedRateLimitPolicy,
   CorsOptions,
   AuditOptions,
   ResolvedAuditOptions,
@@ -50,7 +53,7 @@ export { Public } from './principals/public.decorator.js';
 export { CurrentPrincipal, principalOf } from './principals/current-principal.decorator.js';
 export { Authenticator } from './principals/authenticator.js';
 export { AuthenticationGuard } from './principals/authentication.guard.js';
-export type { Principal, AuthMethod } from './principals/principal.js';
+export type { Principal, AuthMethod, PrincipalRateLimit } from './principals/principal.js';
 
 export { SecurityEvents } from './audit/security-events.service.js';
 export {
@@ -202,3 +205,41 @@ export type {
   ResolvedAnomalyOptions,
   ResolvedWebhookAlertOptions,
 } from './options/security-options.js';
+
+export {
+  RateLimitStore,
+  assertValidRateLimitChecks,
+  type RateLimitCheck,
+  type RateLimitDecision as RateLimitStoreDecision,
+} from './rate-limit/rate-limit.store.js';
+export {
+  MemoryRateLimitStore,
+  type MemoryRateLimitStoreOptions,
+} from './rate-limit/adapters/memory-rate-limit.store.js';
+export {
+  RedisRateLimitStore,
+  RATE_LIMIT_LUA,
+  type RedisRateLimitStoreOptions,
+} from './rate-limit/adapters/redis-rate-limit.store.js';
+export { resolveClientIp, clientIpKey, type TrustProxySetting } from './rate-limit/core/client-ip.js';
+export {
+  RateLimit,
+  SkipRateLimit,
+  type RateLimitRouteOptions,
+  type RateLimitTracker,
+  type RateLimitTrackerInput,
+  type GlobalRateLimitPolicy,
+} from './rate-limit/rate-limit.decorator.js';
+export { RateLimits, RATE_LIMITER } from './rate-limit/rate-limits.service.js';
+export {
+  RateLimiter,
+  type RateLimiterOptions,
+  type RateLimiterMode,
+  type RateLimiterModeChange,
+  type RateLimitPolicyCheck,
+  type RateLimitPolicyDecision,
+  type RateLimitVerdict,
+} from './rate-limit/rate-limiter.js';
+export { RateLimitEventReporter, type RateLimitRefusal } from './rate-limit/rate-limit-event-reporter.js';
+export { IpRateLimitGuard, PrincipalRateLimitGuard } from './rate-limit/rate-limit.guard.js';
+export { buildRateLimitHeaders, type RateLimitDecision } from './rate-limit/core/rate-limit-headers.js';

@@ -7,7 +7,7 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE, HttpAdapterHost } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE, DiscoveryModule, HttpAdapterHost } from '@nestjs/core';
 import { Redis } from 'ioredis';
 import { AuditEventStore } from './audit/audit-event.store.js';
 import { AuditedInterceptor } from './audit/audited.interceptor.js';
@@ -38,6 +38,11 @@ import { IpBlockGuard } from './monitoring/ip-block.guard.js';
 import { AUDIT_QUEUE_DEPTH, SecurityMetrics } from './monitoring/security-metrics.service.js';
 import { WebhookAlertSink } from './monitoring/webhook-alert.sink.js';
 import { installRequestIdHook } from './http/request-id.hook.js';
+import { MemoryRateLimitStore } from './rate-limit/adapters/memory-rate-limit.store.js';
+import { IpRateLimitGuard, PrincipalRateLimitGuard } from './rate-limit/rate-limit.guard.js';
+import { RateLimitStore } from './rate-limit/rate-limit.store.js';
+import { RateLimiter } from './rate-limit/rate-limiter.js';
+import { RATE_LIMITER, RateLimits } from './rate-limit/rate-limits.service.js';
 import { resolveSecurityOptions } from './options/resolve-security-options.js';
 import type { ResolvedSecurityOptions, SecurityModuleOptions } from './options/security-options.js';
 import { AuthenticationGuard } from './principals/authentication.guard.js';
@@ -50,6 +55,7 @@ import { SECURITY_AUTHENTICATORS, SECURITY_LOGGER, SECURITY_OPTIONS, SECURITY_RE
  * @example SecurityModule.forRoot({ apiKeys: { prefix: 'sk' } })
  */
 @Module({
+  imports: [DiscoveryModule],
   providers: [
     {
       provide: SECURITY_OPTIONS,
@@ -96,6 +102,13 @@ import { SECURITY_AUTHENTICATORS, SECURITY_LOGGER, SECURITY_OPTIONS, SECURITY_RE
       useFactory: (options: ResolvedSecurityOptions, apiKeys: ApiKeyAuthenticator) =>
         options.apiKeys ? [apiKeys] : [],
     },
+    {
+      provide: RATE_LIMITER,
+      inject: [SECURITY_OPTIONS, RateLimitStore, Clock, SecurityEvents],
+      useFactory: (options: ResolvedSecurityOptions, store: RateLimitStore, clock: Clock, events: SecurityEvents) =>
+        options.rateLimit ? createRateLimiter(options.rateLimit, store, clock, events) : null,
+    },
+    RateLimits,
     SecurityMetrics,
     AnomalyDetector,
     WebhookAlertSink,
@@ -107,7 +120,9 @@ import { SECURITY_AUTHENTICATORS, SECURITY_LOGGER, SECURITY_OPTIONS, SECURITY_RE
     },
     // Global guards run in the order they are provided: the pipeline order of DESIGN.md.
     { provide: APP_GUARD, useClass: IpBlockGuard },
+    { provide: APP_GUARD, useClass: IpRateLimitGuard },
     { provide: APP_GUARD, useClass: AuthenticationGuard },
+    { provide: APP_GUARD, useClass: PrincipalRateLimitGuard },
     { provide: APP_GUARD, useClass: PermissionGuard },
     { provide: APP_GUARD, useClass: PolicyGuard },
     { provide: APP_INTERCEPTOR, useClass: SensitiveAccessInterceptor },
@@ -134,6 +149,8 @@ import { SECURITY_AUTHENTICATORS, SECURITY_LOGGER, SECURITY_OPTIONS, SECURITY_RE
     Principals,
     SecurityMetrics,
     AnomalyDetector,
+    RateLimitStore,
+    RATE_LIMITER,
   ],
 })
 export class SecurityModule
@@ -165,7 +182,16 @@ export class SecurityModule
     this.logger.log(`audit trail: ${this.options.audit ? this.auditStore.kind : 'off'}`);
     this.logger.log(`principals and API keys: ${this.keyStore.kind}; change broadcasts: ${this.bus.kind}`);
     this.logger.log(`shared state (rate limits, nonces, revocation broadcasts): ${redis}`);
+    this.logger.log(`rate limits: ${this.describeRateLimits()}`);
     for (const warning of this.options.warnings) this.logger.warn(warning);
+  }
+
+  private describeRateLimits(): string {
+    const rateLimit = this.options.rateLimit;
+    if (!rateLimit) return 'off';
+    const show = (policy: { limit: number; windowMs: number } | false): string =>
+      policy ? `${policy.limit}/${policy.windowMs / 1000}s` : 'off';
+    return `ip ${show(rateLimit.ip)}, principal ${show(rateLimit.principal)} (${rateLimit.store}, on store error: ${rateLimit.onStoreError})`;
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -178,6 +204,34 @@ export class SecurityModule
       this.redis.disconnect();
     }
   }
+}
+
+function createRateLimiter(
+  options: Exclude<ResolvedSecurityOptions['rateLimit'], false>,
+  store: RateLimitStore,
+  clock: Clock,
+  events: SecurityEvents,
+): RateLimiter {
+  const logger = new Logger('Security');
+  return new RateLimiter({
+    store,
+    // Only a shared store can fail; the in-memory one is its own fallback.
+    fallback: store.kind === 'memory' ? undefined : new MemoryRateLimitStore({ maxKeys: options.maxKeys }),
+    probeIntervalMs: options.probeIntervalMs,
+    now: () => clock.now(),
+    onModeChange: (change) => {
+      if (change.mode === 'degraded') {
+        logger.warn(`rate limiting: the ${change.store} store failed (${change.reason}); per-policy fallbacks apply`);
+      } else {
+        logger.log(`rate limiting: the ${change.store} store answers again`);
+      }
+      void events.record({
+        type: 'RATE_LIMIT_STORE_MODE_CHANGED',
+        outcome: change.mode === 'degraded' ? 'failure' : 'success',
+        details: { mode: change.mode, previous: change.previous, store: change.store, reason: change.reason },
+      });
+    },
+  });
 }
 
 function redactUrl(url: string): string {

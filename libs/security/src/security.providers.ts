@@ -22,10 +22,16 @@ import { MemoryPrincipalStore } from './principals/adapters/memory-principal.sto
 import { TypeOrmPrincipalStore } from './principals/adapters/typeorm-principal.store.js';
 import { PASSWORD_HASH_COST, PASSWORD_HASH_TEST_COST, PasswordHasher } from './principals/password-hasher.js';
 import { PrincipalStore } from './principals/principal.store.js';
-import { SECURITY_OPTIONS } from './security.constants.js';
+import { MemoryRateLimitStore } from './rate-limit/adapters/memory-rate-limit.store.js';
+import { RedisRateLimitStore } from './rate-limit/adapters/redis-rate-limit.store.js';
+import { RateLimitStore } from './rate-limit/rate-limit.store.js';
+import { SECURITY_OPTIONS, SECURITY_REDIS } from './security.constants.js';
+import type { Redis } from 'ioredis';
 
 const OPTIONAL_DATA_SOURCE = { token: DataSource, optional: true };
 const logger = new Logger('Security');
+/** How long the rate-limit store waits at boot for the module's Redis connection (its connect timeout). */
+const REDIS_READY_WAIT_MS = 2_000;
 
 /**
  * Each port gets the adapter the configuration calls for: Postgres (through the application's TypeORM
@@ -70,6 +76,28 @@ export const STORE_PROVIDERS: Provider[] = [
     // argon2 at full cost would make test suites slow; only an explicit test environment gets the low cost.
     useFactory: (options: ResolvedSecurityOptions) =>
       new PasswordHasher(options.environment === 'test' ? PASSWORD_HASH_TEST_COST : PASSWORD_HASH_COST),
+  },
+  {
+    provide: RateLimitStore,
+    inject: [SECURITY_OPTIONS, SECURITY_REDIS],
+    useFactory: async (options: ResolvedSecurityOptions, redis: Redis | null) => {
+      const rateLimit = options.rateLimit;
+      if (!rateLimit || rateLimit.store !== 'redis' || !redis || !options.redis) {
+        return new MemoryRateLimitStore({ maxKeys: rateLimit ? rateLimit.maxKeys : undefined });
+      }
+      const store = new RedisRateLimitStore(redis, {
+        prefix: `${options.redis.keyPrefix}rate-limit:`,
+        commandTimeoutMs: rateLimit.storeTimeoutMs,
+      });
+      // The module's client queues nothing while it connects (enableOfflineQueue: false), so SCRIPT LOAD
+      // sent at once always failed. Wait for the connection, bounded: a Redis down at boot delays it little.
+      await whenReady(redis, REDIS_READY_WAIT_MS);
+      // Not fatal: consume() loads the script itself, and the limiter falls back while Redis is down.
+      await store
+        .init()
+        .catch((error: unknown) => logger.warn(`rate-limit store not ready yet: ${errorMessage(error)}`));
+      return store;
+    },
   },
   {
     provide: SecurityChangeBus,
@@ -139,4 +167,18 @@ function listenConnectionOf(dataSource: DataSource): string | ClientConfig {
     database: options.database,
     ssl: options.ssl as ClientConfig['ssl'],
   };
+}
+
+/** Resolves once `redis` is ready for commands, or after `timeoutMs` (never rejects). */
+function whenReady(redis: Redis, timeoutMs: number): Promise<void> {
+  if (redis.status === 'ready' || redis.status === 'end') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      redis.off('ready', done);
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    redis.once('ready', done);
+  });
 }

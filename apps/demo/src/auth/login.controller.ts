@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, Post, Req } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { IsString, MaxLength, MinLength } from 'class-validator';
-import { Principals, Public, summarizeRequest, type HttpRequestLike } from '@app/security';
+import { Principals, Public, RateLimit, summarizeRequest, type HttpRequestLike } from '@app/security';
 
 export class LoginDto {
   @IsString() @MinLength(1) @MaxLength(64) username!: string;
@@ -15,6 +15,8 @@ export class LoginController {
 
   @Post()
   @Public()
+  // RATE_LIMIT_LOGIN (default 5/300s) per client IP, counted before the password is checked.
+  @RateLimit('login', { by: 'ip' })
   @HttpCode(200)
   @ApiOperation({ summary: 'Check a username and password; 200 {principalId} or the generic 401 problem' })
   login(@Body() body: LoginDto, @Req() request: HttpRequestLike): Promise<{ principalId: string }> {

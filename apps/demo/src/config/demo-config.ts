@@ -19,7 +19,10 @@ export interface DemoConfig {
   readonly securityLog: boolean;
   /** `API_KEY_PEPPER`: secret mixed into stored key hashes. */
   readonly apiKeyPepper?: string;
-  readonly rateLimits: { readonly ip?: string; readonly principal?: string; readonly login?: string };
+  /** `RATE_LIMIT_IP` and `RATE_LIMIT_PRINCIPAL` (a limit such as `1000/60s`, or `off`), `RATE_LIMIT_LOGIN`. */
+  readonly rateLimits: { readonly ip?: string | false; readonly principal?: string | false; readonly login?: string };
+  /** `RATE_LIMIT_ON_STORE_ERROR` (`local`, `open` or `closed`): what rate limits do while Redis is down; unset: `local`. */
+  readonly rateLimitOnStoreError?: 'local' | 'open' | 'closed';
   /**
    * `ANOMALY_FAILED_AUTH_PER_IP` (a limit such as `20/60s`, or `off`) and `ANOMALY_BLOCK_FOR` (a duration
    * such as `15m`, or `off` to detect without blocking); unset: the library's defaults.
@@ -55,10 +58,11 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
     securityLog: env.SECURITY_LOG !== 'off',
     changesTransport: nonEmpty(env.CHANGES_TRANSPORT) as DemoConfig['changesTransport'],
     rateLimits: {
-      ip: nonEmpty(env.RATE_LIMIT_IP),
-      principal: nonEmpty(env.RATE_LIMIT_PRINCIPAL),
+      ip: offOr(env.RATE_LIMIT_IP),
+      principal: offOr(env.RATE_LIMIT_PRINCIPAL),
       login: nonEmpty(env.RATE_LIMIT_LOGIN),
     },
+    rateLimitOnStoreError: storeErrorMode(env.RATE_LIMIT_ON_STORE_ERROR),
     anomalies: {
       failedAuthPerIp: offOr(env.ANOMALY_FAILED_AUTH_PER_IP),
       blockFor: offOr(env.ANOMALY_BLOCK_FOR),
@@ -73,6 +77,12 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
 function offOr(value: string | undefined): string | false | undefined {
   const text = nonEmpty(value);
   return text === 'off' || text === 'false' ? false : text;
+}
+
+function storeErrorMode(value: string | undefined): DemoConfig['rateLimitOnStoreError'] {
+  const text = nonEmpty(value);
+  if (text === undefined || text === 'local' || text === 'open' || text === 'closed') return text;
+  throw new DemoConfigError(`RATE_LIMIT_ON_STORE_ERROR must be "local", "open" or "closed", not "${text}"`);
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -133,11 +133,15 @@ export class PayloadTooLargeError extends SecurityError {
 /** A rate-limit policy refused the request. */
 export class RateLimitExceededError extends SecurityError {
   override readonly code = 'ERR_SECURITY_RATE_LIMITED';
+  /** The security event was already written (the rate limiter reports refusals itself, summarised). */
+  readonly recorded: boolean;
   constructor(
     readonly retryAfterSeconds: number,
     context: Record<string, unknown> = {},
+    { recorded = false }: { recorded?: boolean } = {},
   ) {
     super('Too many requests', context);
+    this.recorded = recorded;
   }
 }
 

@@ -112,6 +112,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
 
   private recordEvent(error: unknown, problem: ProblemType, request: HttpRequestLike): void {
     if (!(error instanceof SecurityError)) return;
+    if (error instanceof RateLimitExceededError && error.recorded) return;
     // A resource hidden from the caller answers like a missing one, but it is a denial all the same.
     const type =
       error.code === 'ERR_SECURITY_RESOURCE_NOT_FOUND'

@@ -47,8 +47,10 @@ describe('SecurityMetrics', () => {
     const { metrics, emit, lines } = setup();
     await emit('PERMISSION_DENIED');
     await emit('PERMISSION_DENIED');
+    // A policy's event stands for an episode, not one refusal: refusals are counted by the limiter.
     await emit('RATE_LIMIT_EXCEEDED', { policy: 'ip' });
     await emit('RATE_LIMIT_EXCEEDED', { reason: 'ip_blocked' });
+    metrics.recordRateLimitDenied();
     metrics.recordRateLimitAllowed();
     await emit('SIGNATURE_REJECTED', { reason: 'expired' });
     await emit('SUSPICIOUS_PATTERN', { detector: 'failed-auth-by-ip' });

@@ -113,9 +113,17 @@ export class SecurityMetrics implements OnModuleDestroy {
     this.authentications.inc({ result: 'success', method: labelOf(method) });
   }
 
-  /** Counts a request a rate-limit policy let through (denials are counted from their events). */
+  /** Counts a request the rate-limit policies let through. */
   recordRateLimitAllowed(): void {
     this.rateLimitDecisions.inc({ decision: 'allowed' });
+  }
+
+  /**
+   * Counts a request a rate-limit policy refused. Counted here, not from events: the limiter writes
+   * one event per episode (the first refusal, then a summary), not one per refusal.
+   */
+  recordRateLimitDenied(): void {
+    this.rateLimitDecisions.inc({ decision: 'denied' });
   }
 
   /** The Prometheus text exposition of every metric of the registry. */
@@ -137,7 +145,8 @@ export class SecurityMetrics implements OnModuleDestroy {
         this.denials.inc();
         break;
       case 'RATE_LIMIT_EXCEEDED':
-        this.rateLimitDecisions.inc({ decision: record.details.reason === 'ip_blocked' ? 'blocked' : 'denied' });
+        // Each IP-block refusal has its event; policy refusals are counted by recordRateLimitDenied().
+        if (record.details.reason === 'ip_blocked') this.rateLimitDecisions.inc({ decision: 'blocked' });
         break;
       case 'SIGNATURE_REJECTED':
         this.signatureFailures.inc({ reason: labelOf(record.details.reason) });

@@ -26,13 +26,23 @@ describe('resolveSecurityOptions', () => {
       pepper: undefined,
     });
     expect(options.changes).toEqual({ transport: 'auto', pollIntervalMs: 250 });
+    const policy = (name: string, limit: number, windowMs: number) => ({
+      name,
+      limit,
+      windowMs,
+      blockMs: 0,
+      onStoreError: 'local',
+    });
     expect(options.rateLimit).toEqual({
-      policies: {
-        ip: { limit: 1000, windowMs: 60_000 },
-        principal: { limit: 100, windowMs: 60_000 },
-        login: { limit: 5, windowMs: 300_000 },
-      },
-      onStoreFailure: 'local',
+      ip: policy('ip', 1000, 60_000),
+      principal: policy('principal', 100, 60_000),
+      named: { login: policy('login', 5, 300_000) },
+      onStoreError: 'local',
+      store: 'memory',
+      storeTimeoutMs: 250,
+      probeIntervalMs: 1000,
+      ipv6Prefix: 64,
+      maxKeys: 100_000,
     });
     expect(options.cors).toEqual({ origins: [], credentials: false, maxAgeSeconds: 600 });
     expect(options.audit).toEqual({
@@ -49,7 +59,8 @@ describe('resolveSecurityOptions', () => {
   it('returns deeply frozen options', () => {
     const options = resolveSecurityOptions({ cors: { origins: ['https://a.example'] } });
     expect(Object.isFrozen(options)).toBe(true);
-    expect(Object.isFrozen(options.rateLimit && options.rateLimit.policies.ip)).toBe(true);
+    expect(Object.isFrozen(options.rateLimit && options.rateLimit.ip)).toBe(true);
+    expect(Object.isFrozen(options.rateLimit && options.rateLimit.named)).toBe(true);
     expect(() => (options.cors as unknown as { origins: string[] }).origins.push('https://evil.example')).toThrow(
       TypeError,
     );
@@ -83,11 +94,47 @@ describe('resolveSecurityOptions', () => {
       rateLimit: { policies: { ip: '10/1s', principal: false } },
     });
     expect(options.apiKeys).toMatchObject({ prefix: 'acme', environment: 'live', defaultExpiryMs: 90 * 86_400_000 });
-    expect(options.rateLimit && options.rateLimit.policies).toEqual({
-      ip: { limit: 10, windowMs: 1000 },
+    expect(options.rateLimit).toMatchObject({
+      ip: { name: 'ip', limit: 10, windowMs: 1000, onStoreError: 'local' },
       principal: false,
-      login: { limit: 5, windowMs: 300_000 },
+      named: { login: { limit: 5, windowMs: 300_000 } },
     });
+  });
+
+  it('keeps the default of a policy given as undefined (an unset environment variable)', () => {
+    const options = resolveSecurityOptions({ rateLimit: { policies: { ip: undefined, login: undefined } } });
+    expect(options.rateLimit).toMatchObject({ ip: { limit: 1000 }, named: { login: { limit: 5 } } });
+  });
+
+  it('takes named route policies in long form, with a block and their own store-error mode', () => {
+    const options = resolveSecurityOptions({
+      redis: 'redis://127.0.0.1:6379',
+      rateLimit: {
+        onStoreError: 'closed',
+        policies: {
+          login: { limit: '3/15m', block: '1h', onStoreError: 'local' },
+          export: '10/1h',
+        },
+      },
+    });
+    expect(options.rateLimit).toMatchObject({
+      store: 'redis',
+      onStoreError: 'closed',
+      ip: { onStoreError: 'closed' },
+      named: {
+        login: { name: 'login', limit: 3, windowMs: 900_000, blockMs: 3_600_000, onStoreError: 'local' },
+        export: { name: 'export', limit: 10, windowMs: 3_600_000, blockMs: 0, onStoreError: 'closed' },
+      },
+    });
+  });
+
+  it("warns when a policy lets requests through while the store is down ('open')", () => {
+    const options = resolveSecurityOptions({
+      rateLimit: { policies: { ip: { limit: '5/1s', onStoreError: 'open' } } },
+    });
+    expect(options.warnings).toContain(
+      "rateLimit.policies.ip: onStoreError 'open' lets every request through while the store is down",
+    );
   });
 
   it('takes the environment from NODE_ENV unless given', () => {
@@ -153,15 +200,35 @@ describe('resolveSecurityOptions', () => {
     ['a limit with a zero window', { rateLimit: { policies: { login: '5/0s' } } }, 'ERR_SECURITY_CONFIG_INVALID_LIMIT'],
     ['a limit given as a number', { rateLimit: { policies: { ip: 1000 } } }, 'ERR_SECURITY_CONFIG_INVALID_LIMIT'],
     [
-      'an unknown rate-limit policy',
-      { rateLimit: { policies: { user: '1/1s' } } },
+      'a rate-limit policy name with upper case',
+      { rateLimit: { policies: { Login: '1/1s' } } },
+      'ERR_SECURITY_CONFIG_INVALID_POLICY_NAME',
+    ],
+    ['a named policy switched off', { rateLimit: { policies: { login: false } } }, 'ERR_SECURITY_CONFIG_INVALID_LIMIT'],
+    [
+      'an unknown key in a long-form policy',
+      { rateLimit: { policies: { login: { limit: '1/1s', burst: 3 } } } },
       'ERR_SECURITY_CONFIG_UNKNOWN_OPTION',
     ],
     [
-      'an unknown store failure mode',
-      { rateLimit: { onStoreFailure: 'ignore' } },
-      'ERR_SECURITY_CONFIG_INVALID_STORE_FAILURE_MODE',
+      'a policy block that is not a duration',
+      { rateLimit: { policies: { login: { limit: '1/1s', block: 'forever' } } } },
+      'ERR_SECURITY_CONFIG_INVALID_DURATION',
     ],
+    [
+      'an unknown store error mode',
+      { rateLimit: { onStoreError: 'ignore' } },
+      'ERR_SECURITY_CONFIG_INVALID_STORE_ERROR_MODE',
+    ],
+    [
+      'the old fail-closed spelling',
+      { rateLimit: { policies: { ip: { limit: '1/1s', onStoreError: 'fail-closed' } } } },
+      'ERR_SECURITY_CONFIG_INVALID_STORE_ERROR_MODE',
+    ],
+    ['an unknown rate-limit option', { rateLimit: { onStoreFailure: 'local' } }, 'ERR_SECURITY_CONFIG_UNKNOWN_OPTION'],
+    ['a Redis store without Redis', { rateLimit: { store: 'redis' } }, 'ERR_SECURITY_CONFIG_RATE_LIMIT_NEEDS_REDIS'],
+    ['an IPv6 prefix of /16', { rateLimit: { ipv6Prefix: 16 } }, 'ERR_SECURITY_CONFIG_INVALID_VALUE'],
+    ['a store timeout without unit', { rateLimit: { storeTimeout: '250' } }, 'ERR_SECURITY_CONFIG_INVALID_DURATION'],
     ['a duration with a bad unit', { apiKeys: { defaultExpiry: '30days' } }, 'ERR_SECURITY_CONFIG_INVALID_DURATION'],
     ['a duration of zero', { apiKeys: { defaultExpiry: '0d' } }, 'ERR_SECURITY_CONFIG_INVALID_DURATION'],
     ['a negative duration', { cors: { maxAge: '-1s' } }, 'ERR_SECURITY_CONFIG_INVALID_DURATION'],

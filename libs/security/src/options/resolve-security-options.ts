@@ -9,7 +9,9 @@ import type {
   ResolvedWebhookAlertOptions,
   SecurityEnvironment,
   SecurityModuleOptions,
-  StoreFailureMode,
+  RateLimitStoreErrorMode,
+  ResolvedRateLimitOptions,
+  ResolvedRateLimitPolicy,
 } from './security-options.js';
 
 const FEATURE_KEYS = new Set<string>([
@@ -29,7 +31,9 @@ const FEATURE_KEYS = new Set<string>([
   'alerts',
 ]);
 const ENVIRONMENTS: readonly SecurityEnvironment[] = ['production', 'development', 'test'];
-const STORE_FAILURE_MODES: readonly StoreFailureMode[] = ['fail-closed', 'fail-open', 'local'];
+const STORE_ERROR_MODES: readonly RateLimitStoreErrorMode[] = ['open', 'closed', 'local'];
+// Route policy names: sent in RateLimit headers as sf-strings and used in counter keys.
+const POLICY_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
 const KEY_PREFIX = /^[a-z][a-z0-9]{1,15}$/;
 const QUERY_PARAM = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -116,36 +120,7 @@ export function resolveSecurityOptions(
       }
       return { prefix, environment: keyEnvironment, queryParam, defaultExpiryMs, pepper };
     }),
-    rateLimit: feature(options.rateLimit, 'rateLimit', (raw) => {
-      const d = SECURITY_DEFAULTS.rateLimit;
-      const policies = section(raw.policies, 'rateLimit.policies', false) ?? {};
-      for (const key of Object.keys(policies)) {
-        if (!['ip', 'principal', 'login'].includes(key)) {
-          fail(
-            'UNKNOWN_OPTION',
-            `rateLimit.policies.${key}`,
-            'expected ip, principal or login (route policies go in @RateLimit())',
-          );
-        }
-      }
-      const optionalLimit = (value: unknown, name: 'ip' | 'principal'): Limit | false =>
-        value === false ? false : limit(value ?? d.policies[name], `rateLimit.policies.${name}`);
-      const onStoreFailure = raw.onStoreFailure ?? d.onStoreFailure;
-      if (!STORE_FAILURE_MODES.includes(onStoreFailure as StoreFailureMode)) {
-        fail('INVALID_STORE_FAILURE_MODE', 'rateLimit.onStoreFailure', `use one of ${STORE_FAILURE_MODES.join(', ')}`);
-      }
-      if (onStoreFailure === 'fail-open') {
-        warnings.push('rateLimit.onStoreFailure: fail-open lets every request through while Redis is down');
-      }
-      return {
-        policies: {
-          ip: optionalLimit(policies.ip, 'ip'),
-          principal: optionalLimit(policies.principal, 'principal'),
-          login: limit(policies.login ?? d.policies.login, 'rateLimit.policies.login'),
-        },
-        onStoreFailure: onStoreFailure as StoreFailureMode,
-      };
-    }),
+    rateLimit: feature(options.rateLimit, 'rateLimit', (raw) => resolveRateLimit(raw, options.redis, warnings)),
     cors: feature(options.cors, 'cors', (raw) => {
       const d = SECURITY_DEFAULTS.cors;
       const origins = raw.origins ?? d.origins;
@@ -276,6 +251,85 @@ function resolveRedis(value: unknown): ResolvedSecurityOptions['redis'] {
     fail('INVALID_VALUE', 'redis.keyPrefix', 'use a non-empty prefix of at most 64 characters, e.g. "nas:"');
   }
   return { url: url as string, keyPrefix };
+}
+
+function resolveRateLimit(raw: Raw, redis: unknown, warnings: string[]): ResolvedRateLimitOptions {
+  const d = SECURITY_DEFAULTS.rateLimit;
+  knownKeys(raw, 'rateLimit', [
+    'policies',
+    'onStoreError',
+    'store',
+    'storeTimeout',
+    'probeInterval',
+    'ipv6Prefix',
+    'maxKeys',
+  ]);
+  const onStoreError = storeErrorMode(raw.onStoreError ?? d.onStoreError, 'rateLimit.onStoreError');
+  // An option given as undefined keeps its default (e.g. from an unset environment variable).
+  const given = Object.entries(section(raw.policies, 'rateLimit.policies', false) ?? {});
+  const policies: Raw = { ...d.policies, ...Object.fromEntries(given.filter(([, value]) => value !== undefined)) };
+  const policy = (name: string, value: unknown): ResolvedRateLimitPolicy => {
+    const option = `rateLimit.policies.${name}`;
+    if (!POLICY_NAME.test(name)) {
+      fail('INVALID_POLICY_NAME', option, 'use lower-case letters, digits, - and _ (at most 32), e.g. "login"');
+    }
+    const long = typeof value === 'string' ? { limit: value } : isRecord(value) ? value : undefined;
+    if (!long) {
+      fail('INVALID_LIMIT', option, `"${String(value)}" is not a limit; use count/window, e.g. "1000/60s"`);
+    }
+    knownKeys(long, option, ['limit', 'block', 'onStoreError']);
+    const parsed = limit(long.limit, typeof value === 'string' ? option : `${option}.limit`);
+    const mode =
+      long.onStoreError === undefined ? onStoreError : storeErrorMode(long.onStoreError, `${option}.onStoreError`);
+    if (mode === 'open')
+      warnings.push(`${option}: onStoreError 'open' lets every request through while the store is down`);
+    return Object.freeze({
+      name,
+      ...parsed,
+      blockMs: long.block === undefined ? 0 : duration(long.block, `${option}.block`),
+      onStoreError: mode,
+    });
+  };
+  const named: Record<string, ResolvedRateLimitPolicy> = {};
+  for (const [name, value] of Object.entries(policies)) {
+    if (name === 'ip' || name === 'principal' || value === undefined) continue;
+    if (value === false) fail('INVALID_LIMIT', `rateLimit.policies.${name}`, 'only ip and principal can be false');
+    named[name] = policy(name, value);
+  }
+  const redisConfigured = redis !== undefined && redis !== false;
+  const store = raw.store ?? (redisConfigured ? 'redis' : 'memory');
+  if (store !== 'memory' && store !== 'redis') fail('INVALID_VALUE', 'rateLimit.store', "use 'memory' or 'redis'");
+  if (store === 'redis' && !redisConfigured) {
+    fail('RATE_LIMIT_NEEDS_REDIS', 'rateLimit.store', "'redis' needs the redis option; set redis or use 'memory'");
+  }
+  const ipv6Prefix = raw.ipv6Prefix ?? d.ipv6Prefix;
+  if (typeof ipv6Prefix !== 'number' || !Number.isInteger(ipv6Prefix) || ipv6Prefix < 32 || ipv6Prefix > 128) {
+    fail('INVALID_VALUE', 'rateLimit.ipv6Prefix', 'use a prefix length from 32 to 128, e.g. 64');
+  }
+  const maxKeys = raw.maxKeys ?? d.maxKeys;
+  if (typeof maxKeys !== 'number' || !Number.isSafeInteger(maxKeys) || maxKeys < 100) {
+    fail('INVALID_VALUE', 'rateLimit.maxKeys', 'use a whole number of at least 100, e.g. 100000');
+  }
+  const storeTimeoutMs = duration(raw.storeTimeout ?? d.storeTimeout, 'rateLimit.storeTimeout');
+  const probeIntervalMs = duration(raw.probeInterval ?? d.probeInterval, 'rateLimit.probeInterval');
+  return {
+    ip: policies.ip === false ? false : policy('ip', policies.ip),
+    principal: policies.principal === false ? false : policy('principal', policies.principal),
+    named,
+    onStoreError,
+    store: store as 'memory' | 'redis',
+    storeTimeoutMs,
+    probeIntervalMs,
+    ipv6Prefix,
+    maxKeys,
+  };
+}
+
+function storeErrorMode(value: unknown, option: string): RateLimitStoreErrorMode {
+  if (!STORE_ERROR_MODES.includes(value as RateLimitStoreErrorMode)) {
+    fail('INVALID_STORE_ERROR_MODE', option, `use one of ${STORE_ERROR_MODES.join(', ')}`);
+  }
+  return value as RateLimitStoreErrorMode;
 }
 
 function resolveTrustProxy(value: unknown): ResolvedSecurityOptions['trustProxy'] {

@@ -11,7 +11,11 @@ export const SECURITY_DEFAULTS = Object.freeze({
   }),
   rateLimit: Object.freeze({
     policies: Object.freeze({ ip: '1000/60s', principal: '100/60s', login: '5/300s' }),
-    onStoreFailure: 'local' as const,
+    onStoreError: 'local' as const,
+    storeTimeout: '250ms',
+    probeInterval: '1s',
+    ipv6Prefix: 64,
+    maxKeys: 100_000,
   }),
   cors: Object.freeze({ origins: Object.freeze([] as string[]), credentials: false, maxAge: '10m' }),
   audit: Object.freeze({

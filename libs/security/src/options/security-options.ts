@@ -56,14 +56,69 @@ export interface ChangesOptions {
   readonly pollInterval?: string;
 }
 
-/** What the rate limiter does while its shared store is unreachable. */
-export type StoreFailureMode = 'fail-closed' | 'fail-open' | 'local';
+/**
+ * What a rate-limit policy does while its shared store (Redis) does not answer: `open` lets requests
+ * through unlimited, `closed` answers 503 with `Retry-After`, `local` (the default) limits each instance
+ * on its own in memory until the store is back.
+ */
+export type RateLimitStoreErrorMode = 'open' | 'closed' | 'local';
 
-/** Rate limits per IP, per principal and per route; limits use the `1000/60s` grammar. */
+/** One policy in its long form; the short form is the limit alone, `'1000/60s'`. */
+export interface RateLimitPolicyOptions {
+  /** `count/window`, e.g. `'5/300s'`. */
+  readonly limit: string;
+  /** Once refused, refuse the client for this long (a duration such as `'15m'`); default: no block. */
+  readonly block?: string;
+  /** Overrides `rateLimit.onStoreError` for this policy. */
+  readonly onStoreError?: RateLimitStoreErrorMode;
+}
+
+/**
+ * Rate limits per IP, per principal and per route (sliding-window counter). `ip` runs before
+ * authentication, `principal` after it; any other name is a named route policy that
+ * `@RateLimit('<name>')` refers to (`login` exists by default: 5/300s per IP).
+ */
 export interface RateLimitOptions {
-  readonly policies?: { readonly ip?: string | false; readonly principal?: string | false; readonly login?: string };
-  /** Behaviour while Redis is down (default `local`: per-instance in-memory limits). */
-  readonly onStoreFailure?: StoreFailureMode;
+  readonly policies?: {
+    readonly ip?: string | RateLimitPolicyOptions | false;
+    readonly principal?: string | RateLimitPolicyOptions | false;
+    readonly [name: string]: string | RateLimitPolicyOptions | false | undefined;
+  };
+  /** Default behaviour of every policy while the store is down (default `local`). */
+  readonly onStoreError?: RateLimitStoreErrorMode;
+  /** `memory` (per instance) or `redis` (shared; needs the `redis` option). Default: `redis` when configured. */
+  readonly store?: 'memory' | 'redis';
+  /** A store call not answered within this duration counts as a failure (default `250ms`). */
+  readonly storeTimeout?: string;
+  /** While the store is failing, one request per this duration probes it (default `1s`). */
+  readonly probeInterval?: string;
+  /** IPv6 clients are counted by their network of this many bits (default 64). */
+  readonly ipv6Prefix?: number;
+  /** Most counters the in-memory store (and the `local` fallback) keeps, least recently used dropped (default 100 000). */
+  readonly maxKeys?: number;
+}
+
+/** One rate-limit policy after parsing. */
+export interface ResolvedRateLimitPolicy {
+  readonly name: string;
+  readonly limit: number;
+  readonly windowMs: number;
+  readonly blockMs: number;
+  readonly onStoreError: RateLimitStoreErrorMode;
+}
+
+/** `rateLimit` after parsing. */
+export interface ResolvedRateLimitOptions {
+  readonly ip: ResolvedRateLimitPolicy | false;
+  readonly principal: ResolvedRateLimitPolicy | false;
+  /** Named route policies, `login` included. */
+  readonly named: Readonly<Record<string, ResolvedRateLimitPolicy>>;
+  readonly onStoreError: RateLimitStoreErrorMode;
+  readonly store: 'memory' | 'redis';
+  readonly storeTimeoutMs: number;
+  readonly probeIntervalMs: number;
+  readonly ipv6Prefix: number;
+  readonly maxKeys: number;
 }
 
 /** CORS allow-list; origins are compared exactly, never reflected. */
@@ -200,12 +255,7 @@ export interface ResolvedSecurityOptions {
         readonly pepper: string | undefined;
       }
     | false;
-  readonly rateLimit:
-    | {
-        readonly policies: { readonly ip: Limit | false; readonly principal: Limit | false; readonly login: Limit };
-        readonly onStoreFailure: StoreFailureMode;
-      }
-    | false;
+  readonly rateLimit: ResolvedRateLimitOptions | false;
   readonly cors:
     { readonly origins: readonly string[]; readonly credentials: boolean; readonly maxAgeSeconds: number } | false;
   readonly audit: ResolvedAuditOptions | false;

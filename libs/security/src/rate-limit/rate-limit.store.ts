@@ -30,9 +30,10 @@ export interface RateLimitDecision {
  * The rate-limit store port (also the DI token). One call decides all the policies of a request,
  * atomically together and in one round trip.
  *
- * All or nothing: when any check refuses, NONE of them consumes. A request refused by the IP policy
- * therefore does not use up the principal's budget (or the other way round), and refused requests
- * never count, so a client that backs off regains its full rate. A refusal still starts the refusing
+ * All or nothing: when any check refuses, NONE of them consumes. Policies decided in one call
+ * therefore never use up each other's budget on a refusal, and refused requests never count, so a client
+ * that backs off regains its full rate. (The guards make two calls per request, IP policies before
+ * authentication and principal policies after it: a request the principal refuses has used its IP unit.) A refusal still starts the refusing
  * policy's block (`blockMs`). Adapters pass `describeRateLimitStoreContract`.
  * @example
  * const [ip, principal] = await store.consume(

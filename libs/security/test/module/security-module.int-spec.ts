@@ -140,10 +140,10 @@ describe.each(ADAPTERS)('SecurityModule on %s', (_adapterName, makeAdapter) => {
 
       expect(options.apiKeys).toMatchObject({ prefix: fixture.prefix, environment: 'live' });
       expect(options.problems.typeBaseUri).toBe(fixture.typeBaseUri);
-      expect(options.rateLimit && options.rateLimit.policies).toEqual({
+      expect(options.rateLimit).toMatchObject({
         ip: fixture.ipLimit,
         principal: { limit: 100, windowMs: 60_000 },
-        login: { limit: 5, windowMs: 300_000 },
+        named: { login: { limit: 5, windowMs: 300_000 } },
       });
       expect(Object.isFrozen(options)).toBe(true);
     });

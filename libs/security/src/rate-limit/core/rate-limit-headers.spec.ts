@@ -76,6 +76,16 @@ describe('buildRateLimitHeaders', () => {
     expect(headers['X-RateLimit-Reset']).toBe('31');
   });
 
+  it('waits for a policy this request used up, not only for the one that refused', () => {
+    // The principal refused (13 s); the IP policy allowed the call in an earlier phase but has nothing left
+    // for 65 s, so a retry after 13 s would be refused again.
+    const headers = buildRateLimitHeaders([
+      decision({ remaining: 0, resetMs: 65_000, retryAfterMs: 0, allowed: true }),
+      decision({ name: 'principal', limit: 100, remaining: 0, resetMs: 13_000, retryAfterMs: 13_000, allowed: false }),
+    ]);
+    expect(headers['Retry-After']).toBe('65');
+  });
+
   it('falls back to the reset time when a refusing store gives no retry time', () => {
     const headers = buildRateLimitHeaders([decision({ remaining: 0, resetMs: 7_200, allowed: false })]);
     expect(headers['Retry-After']).toBe('8');

@@ -39,7 +39,9 @@ export function serializePolicyName(name: string): string {
  * `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers) list every policy in the
  * given order; `X-RateLimit-Limit`, `-Remaining` and `-Reset` describe the policy with the least
  * remaining (ties: the one resetting last); `Retry-After` is set when any policy refused, to the
- * longest wait among the refusing policies. Times are whole seconds, rounded up. No policies, no headers.
+ * longest wait among the refusing policies and the policies this request left with nothing remaining
+ * (a retry after a shorter wait would be refused by those). Times are whole seconds, rounded up. No
+ * policies, no headers.
  * @example
  * buildRateLimitHeaders([{ name: 'ip', limit: 1000, windowMs: 60_000, remaining: 999, resetMs: 60_000, retryAfterMs: 0, allowed: true }])
  * // { 'RateLimit-Policy': '"ip";q=1000;w=60', RateLimit: '"ip";r=999;t=60', 'X-RateLimit-Limit': '1000', ... }
@@ -50,6 +52,8 @@ export function buildRateLimitHeaders(decisions: readonly RateLimitDecision[]): 
   const states: string[] = [];
   let tightest: { limit: number; remaining: number; resetMs: number; reset: number } | undefined;
   let retryAfter = 0;
+  // Policies that allowed this request but have nothing left: the next one waits for them too.
+  let exhaustedWait = 0;
   for (const decision of decisions) {
     const name = serializePolicyName(decision.name);
     const limit = integer(decision.limit, 'limit');
@@ -70,8 +74,11 @@ export function buildRateLimitHeaders(decisions: readonly RateLimitDecision[]): 
       // A store that gives no retry time still knows when the window resets.
       const waitMs = finite(decision.retryAfterMs, 'retryAfterMs') > 0 ? decision.retryAfterMs : resetMs;
       retryAfter = Math.max(retryAfter, seconds(waitMs, true));
+    } else if (remaining === 0) {
+      exhaustedWait = Math.max(exhaustedWait, reset);
     }
   }
+  if (retryAfter > 0) retryAfter = Math.max(retryAfter, exhaustedWait);
   const headers: Record<string, string> = {
     'RateLimit-Policy': policies.join(', '),
     RateLimit: states.join(', '),
