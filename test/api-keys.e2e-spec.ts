@@ -139,7 +139,7 @@ describe.each(ADAPTERS)('API keys and RBAC over HTTP on %s', (adapter) => {
         ] as [string, string][],
       });
       expect(response.status, name).toBe(401);
-      expect(response.headers.get('www-authenticate'), name).toBe('ApiKey realm="api"');
+      expect(response.headers.get('www-authenticate'), name).toBe('ApiKey realm="api", Signature realm="api"');
       const problem = await jsonOf(response);
       expect(problem.request_id).toBe(requestId);
       bodies.push({ ...problem, request_id: undefined });

@@ -50,8 +50,10 @@ describe('the demo on its embedded database, with the CLI beside it', () => {
         'ApiKeysAndRoles1764400000000',
         'ResourceGrants1764500000000',
         'DemoDocuments1764600000000',
+        'DemoPayments1764600100000',
         // TypeORM runs migrations in timestamp order, the library's and the demo's mixed.
         'AuditAppendOnly1764700000000',
+        'SigningKeys1764800000000',
       ],
       pending: [],
     });

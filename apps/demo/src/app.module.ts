@@ -13,9 +13,12 @@ import { LoginController } from './auth/login.controller.js';
 import { HealthController } from './health/health.controller.js';
 import { MeController } from './me/me.controller.js';
 import { MetricsController } from './metrics/metrics.controller.js';
+import { PaymentsController } from './payments/payments.controller.js';
+import { Payments } from './payments/payments.service.js';
 import { DemoSeeder } from './seed.js';
 import { UsersController } from './users/users.controller.js';
 import { BoomController } from './test-only/boom.controller.js';
+import { signedEchoController } from './signed/signed-echo.controller.js';
 
 /** Where the demo's database is, once the embedded one (if any) has started. */
 export interface DemoDatabase {
@@ -41,11 +44,13 @@ export class AppModule {
       DocumentsController,
       ItemsController,
       MetricsController,
+      PaymentsController,
+      signedEchoController(config.adapter),
     ];
     if (config.nodeEnv === 'test') controllers.push(BoomController);
     return {
       module: AppModule,
-      providers: [DemoSeeder, DocumentPolicy],
+      providers: [DemoSeeder, DocumentPolicy, Payments],
       imports: [
         TypeOrmModule.forRoot({
           ...securityDataSourceOptions({ url: database.url, poolSize: database.poolSize }),
@@ -68,6 +73,15 @@ export class AppModule {
           changes: { transport: config.changesTransport ?? (database.embedded ? 'polling' : 'auto') },
           anomalies: { failedAuthPerIp: config.anomalies.failedAuthPerIp, blockFor: config.anomalies.blockFor },
           alerts: config.alertWebhook ? { webhook: config.alertWebhook } : false,
+          signing: {
+            masterKeys: config.signing.masterKeys,
+            // Local development only: production refuses a generated key and needs SIGNING_MASTER_KEYS.
+            masterKeyFile:
+              config.signing.masterKeys === undefined && config.nodeEnv !== 'production'
+                ? `${config.dataDir}/signing-master.key`
+                : false,
+            sigv4: config.signing.sigv4,
+          },
         }),
       ],
       controllers,

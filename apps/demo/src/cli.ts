@@ -17,6 +17,7 @@ import {
   SecurityOperationError,
   SecurityHealth,
   SecurityModule,
+  SigningKeys,
   securityDataSourceOptions,
   startEmbeddedPostgres,
   parseLimit,
@@ -70,6 +71,15 @@ class CliModule {
           apiKeys: { pepper: config.apiKeyPepper },
           // The CLI publishes its changes itself, on the transport the running instances listen to.
           changes: { transport: config.changesTransport ?? (embedded ? 'polling' : 'auto') },
+          // The same master keys as the running demo (app.module.ts), so secrets it seals there open here.
+          signing: {
+            masterKeys: config.signing.masterKeys,
+            masterKeyFile:
+              config.signing.masterKeys === undefined && config.nodeEnv !== 'production'
+                ? `${config.dataDir}/signing-master.key`
+                : false,
+            sigv4: config.signing.sigv4,
+          },
         }),
       ],
     };
@@ -248,6 +258,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     .option('--json', 'print one JSON object')
     .action(action(health));
   addIdentityCommands(program, action);
+  addSigningKeyCommands(program, action);
   addAuthorizationCommands(program, action);
   addAuditCommands(program, action, (code) => (exitCode = code));
   try {
@@ -321,7 +332,12 @@ function addIdentityCommands(program: Command, action: Action): void {
       action(() =>
         withContext(async ({ app }) => {
           const disabled = await app.get(Principals).disable(id, actor());
-          return { id: disabled.id, disabledAt: disabled.disabledAt, revokedKeys: disabled.revokedKeys };
+          return {
+            id: disabled.id,
+            disabledAt: disabled.disabledAt,
+            revokedKeys: disabled.revokedKeys,
+            revokedSigningKeys: disabled.revokedSigningKeys,
+          };
         }),
       )(),
     );
@@ -382,6 +398,49 @@ function addIdentityCommands(program: Command, action: Action): void {
     .option('--json')
     .action((keyId: string) =>
       action(() => withContext(async ({ app }) => ({ ...(await app.get(ApiKeys).revoke(keyId, actor())) })))(),
+    );
+}
+
+/** `signing-keys …`: request-signing credentials, audited as `cli:<os user>` and broadcast to running instances. */
+function addSigningKeyCommands(program: Command, action: Action): void {
+  const actor = () => ({ label: cliActor() });
+  const algorithm = (value: string): 'hmac-sha256' | 'ed25519' => {
+    if (value !== 'hmac-sha256' && value !== 'ed25519')
+      throw new InvalidArgumentError('expected hmac-sha256 or ed25519');
+    return value;
+  };
+  const signingKeys = program.command('signing-keys').description('request-signing keys (@Signed() routes)');
+  signingKeys
+    .command('create')
+    .description('print {accessKeyId, secret} (hmac-sha256) or {accessKeyId, privateKey} (ed25519), shown once')
+    .requiredOption('--owner <id>')
+    .option('--name <name>')
+    .option('--algorithm <algorithm>', 'hmac-sha256 (default) or ed25519', algorithm)
+    .option('--json')
+    .action((options: Record<string, any>) =>
+      action(() =>
+        withContext(async ({ app }) => ({
+          ...(await app
+            .get(SigningKeys)
+            .create({ ownerId: options.owner, name: options.name, algorithm: options.algorithm }, actor())),
+        })),
+      )(),
+    );
+  signingKeys
+    .command('list')
+    .option('--owner <id>')
+    .option('--json')
+    .action((options: Record<string, any>) =>
+      action(() => withContext(async ({ app }) => ({ keys: await app.get(SigningKeys).list(options.owner) })))(),
+    );
+  signingKeys
+    .command('revoke')
+    .argument('<accessKeyId>')
+    .option('--json')
+    .action((accessKeyId: string) =>
+      action(() =>
+        withContext(async ({ app }) => ({ ...(await app.get(SigningKeys).revoke(accessKeyId, actor())) })),
+      )(),
     );
 }
 

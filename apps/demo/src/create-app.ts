@@ -44,6 +44,8 @@ export async function createDemoApp(
     const app = await NestFactory.create(AppModule.forRoot(config, database), adapter, {
       logger: options.logger,
       bufferLogs: false,
+      // Signatures cover the exact bytes received: Nest's JSON and urlencoded parsers keep them.
+      rawBody: true,
     });
     mountOpenApi(app);
     return {
@@ -74,6 +76,14 @@ function mountOpenApi(app: INestApplication): void {
         { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'OAuth 2.0 access token' },
         'OAuth',
       )
+      .addSecurity('Signature', {
+        type: 'apiKey',
+        in: 'header',
+        name: 'Authorization',
+        description:
+          'A signed request: AWS Signature Version 4 (`Authorization: AWS4-HMAC-SHA256 …`), the seed HMAC ' +
+          'scheme (`X-Key-Id`, `X-Signature`, …) or RFC 9421 (`Signature-Input`, `Signature`)',
+      })
       .addSecurityRequirements('ApiKey')
       .build(),
   );

@@ -84,7 +84,13 @@ export { redactSecrets } from './audit/core/redact.js';
 
 export { SecurityHealth, type SecurityHealthReport, type DependencyState } from './health/security-health.service.js';
 
-export { SECURITY_ENTITIES, SECURITY_MIGRATIONS, PrincipalEntity, AuditEventEntity } from './persistence/index.js';
+export {
+  SECURITY_ENTITIES,
+  SECURITY_MIGRATIONS,
+  PrincipalEntity,
+  AuditEventEntity,
+  SigningKeyEntity,
+} from './persistence/index.js';
 export { securityDataSourceOptions } from './persistence/data-source-options.js';
 export {
   startEmbeddedPostgres,
@@ -243,3 +249,73 @@ export {
 export { RateLimitEventReporter, type RateLimitRefusal } from './rate-limit/rate-limit-event-reporter.js';
 export { IpRateLimitGuard, PrincipalRateLimitGuard } from './rate-limit/rate-limit.guard.js';
 export { buildRateLimitHeaders, type RateLimitDecision } from './rate-limit/core/rate-limit-headers.js';
+
+export {
+  detectSignatureScheme,
+  parseSignedRequest,
+  SignatureVerificationError,
+  type SignatureScheme,
+  type SignatureAlgorithm,
+  type SignedRequestInput,
+  type SignatureFailureReason,
+  type SigningKeyMaterial,
+  type ParsedSignature,
+  type ParseOptions,
+} from './signing/core/signed-request.js';
+export { seedStringToSign, seedSignature, SEED_HEADERS } from './signing/core/seed-hmac.js';
+export {
+  sigv4CanonicalRequest,
+  sigv4CanonicalUri,
+  sigv4CanonicalQuery,
+  sigv4StringToSign,
+  sigv4SigningKey,
+  sigv4Signature,
+} from './signing/core/sigv4.js';
+export { rfc9421SignatureBase, parseRfc9421Signatures, rfc9421VerifySignature } from './signing/core/rfc9421.js';
+export { contentDigest, checkContentDigest } from './signing/core/content-digest.js';
+export {
+  signRequest,
+  type SignableRequest,
+  type SigningCredentials,
+  type SignRequestOptions,
+} from './signing/client/sign-request.js';
+export {
+  createSignedFetch,
+  CertificatePinMismatchError,
+  certificateSha256,
+  type SignedFetchOptions,
+  type SignedFetchInit,
+  type SignedFetchResponse,
+} from './signing/client/signed-fetch.js';
+export {
+  SigningKeys,
+  ACCESS_KEY_ID_PATTERN,
+  type CreateSigningKeyInput,
+  type IssuedSigningKey,
+  type SigningKeyView,
+  type ResolvedSigningKey,
+} from './signing/signing-keys.service.js';
+export {
+  SigningKeyStore,
+  SigningKeyIdTakenError,
+  type SigningKeyRecord,
+  type NewSigningKey,
+} from './signing/signing-key.store.js';
+export { MemorySigningKeyStore } from './signing/adapters/memory-signing-key.store.js';
+export { TypeOrmSigningKeyStore } from './signing/adapters/typeorm-signing-key.store.js';
+export { NonceStore } from './signing/nonce.store.js';
+export { MemoryNonceStore, type MemoryNonceStoreOptions } from './signing/adapters/memory-nonce.store.js';
+export { RedisNonceStore, type RedisNonceStoreOptions } from './signing/adapters/redis-nonce.store.js';
+export { SIGNING_MASTER_KEY_RING, loadOrCreateMasterKeyFile, resolveMasterKeyRing } from './signing/master-keys.js';
+export {
+  parseMasterKeys,
+  generateMasterKey,
+  SecretUnreadableError,
+  type MasterKeyRing,
+} from './signing/core/secret-box.js';
+export { SignatureAuthenticator, signatureOf, type VerifiedSignature } from './signing/signature.authenticator.js';
+export { Signed, SIGNED, type SignedOptions } from './signing/signed.decorator.js';
+export { SignedGuard } from './signing/signed.guard.js';
+export { rawBodyOf, installRawBodyCapture, RAW_BODY_LIMIT_BYTES } from './signing/raw-body.js';
+export { SignatureRejectedError } from './core/errors.js';
+export type { SigningOptions, ResolvedSigningOptions } from './options/security-options.js';

@@ -43,6 +43,12 @@ import { IpRateLimitGuard, PrincipalRateLimitGuard } from './rate-limit/rate-lim
 import { RateLimitStore } from './rate-limit/rate-limit.store.js';
 import { RateLimiter } from './rate-limit/rate-limiter.js';
 import { RATE_LIMITER, RateLimits } from './rate-limit/rate-limits.service.js';
+import { NonceStore } from './signing/nonce.store.js';
+import { installRawBodyCapture } from './signing/raw-body.js';
+import { SignatureAuthenticator } from './signing/signature.authenticator.js';
+import { SignedGuard } from './signing/signed.guard.js';
+import { SigningKeyStore } from './signing/signing-key.store.js';
+import { SigningKeys } from './signing/signing-keys.service.js';
 import { resolveSecurityOptions } from './options/resolve-security-options.js';
 import type { ResolvedSecurityOptions, SecurityModuleOptions } from './options/security-options.js';
 import { AuthenticationGuard } from './principals/authentication.guard.js';
@@ -95,12 +101,22 @@ import { SECURITY_AUTHENTICATORS, SECURITY_LOGGER, SECURITY_OPTIONS, SECURITY_RE
     ApiKeys,
     Principals,
     Grants,
+    SigningKeys,
+    {
+      provide: SignatureAuthenticator,
+      inject: [SECURITY_OPTIONS, SigningKeys, NonceStore, Clock],
+      useFactory: (options: ResolvedSecurityOptions, keys: SigningKeys, nonces: NonceStore, clock: Clock) =>
+        options.signing ? new SignatureAuthenticator(options, keys, nonces, clock) : null,
+    },
     // The authenticators the guard asks, in this order; later features add theirs here.
     {
       provide: SECURITY_AUTHENTICATORS,
-      inject: [SECURITY_OPTIONS, ApiKeyAuthenticator],
-      useFactory: (options: ResolvedSecurityOptions, apiKeys: ApiKeyAuthenticator) =>
-        options.apiKeys ? [apiKeys] : [],
+      inject: [SECURITY_OPTIONS, ApiKeyAuthenticator, SignatureAuthenticator],
+      useFactory: (
+        options: ResolvedSecurityOptions,
+        apiKeys: ApiKeyAuthenticator,
+        signatures: SignatureAuthenticator | null,
+      ) => [...(options.apiKeys ? [apiKeys] : []), ...(signatures ? [signatures] : [])],
     },
     {
       provide: RATE_LIMITER,
@@ -122,6 +138,7 @@ import { SECURITY_AUTHENTICATORS, SECURITY_LOGGER, SECURITY_OPTIONS, SECURITY_RE
     { provide: APP_GUARD, useClass: IpBlockGuard },
     { provide: APP_GUARD, useClass: IpRateLimitGuard },
     { provide: APP_GUARD, useClass: AuthenticationGuard },
+    { provide: APP_GUARD, useClass: SignedGuard },
     { provide: APP_GUARD, useClass: PrincipalRateLimitGuard },
     { provide: APP_GUARD, useClass: PermissionGuard },
     { provide: APP_GUARD, useClass: PolicyGuard },
@@ -151,6 +168,9 @@ import { SECURITY_AUTHENTICATORS, SECURITY_LOGGER, SECURITY_OPTIONS, SECURITY_RE
     AnomalyDetector,
     RateLimitStore,
     RATE_LIMITER,
+    SigningKeys,
+    SigningKeyStore,
+    NonceStore,
   ],
 })
 export class SecurityModule
@@ -173,7 +193,10 @@ export class SecurityModule
   // Runs before Nest registers routes, so the hook is first on Express too.
   configure(_consumer: MiddlewareConsumer): void {
     const adapter = this.adapterHost.httpAdapter;
-    if (adapter) installRequestIdHook(adapter, this.options.requestId ? this.options.requestId.trustInbound : false);
+    if (!adapter) return;
+    installRequestIdHook(adapter, this.options.requestId ? this.options.requestId.trustInbound : false);
+    // Signatures cover the exact body bytes, whatever the content type.
+    if (this.options.signing) installRawBodyCapture(adapter, { typeBaseUri: this.options.problems.typeBaseUri });
   }
 
   onApplicationBootstrap(): void {

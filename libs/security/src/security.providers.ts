@@ -26,6 +26,14 @@ import { MemoryRateLimitStore } from './rate-limit/adapters/memory-rate-limit.st
 import { RedisRateLimitStore } from './rate-limit/adapters/redis-rate-limit.store.js';
 import { RateLimitStore } from './rate-limit/rate-limit.store.js';
 import { SECURITY_OPTIONS, SECURITY_REDIS } from './security.constants.js';
+import { Clock } from './core/clock.js';
+import { MemoryNonceStore } from './signing/adapters/memory-nonce.store.js';
+import { MemorySigningKeyStore } from './signing/adapters/memory-signing-key.store.js';
+import { RedisNonceStore } from './signing/adapters/redis-nonce.store.js';
+import { TypeOrmSigningKeyStore } from './signing/adapters/typeorm-signing-key.store.js';
+import { resolveMasterKeyRing, SIGNING_MASTER_KEY_RING } from './signing/master-keys.js';
+import { NonceStore } from './signing/nonce.store.js';
+import { SigningKeyStore } from './signing/signing-key.store.js';
 import type { Redis } from 'ioredis';
 
 const OPTIONAL_DATA_SOURCE = { token: DataSource, optional: true };
@@ -63,6 +71,30 @@ export const STORE_PROVIDERS: Provider[] = [
     inject: [PrincipalStore, OPTIONAL_DATA_SOURCE],
     useFactory: (principals: PrincipalStore, dataSource?: DataSource) =>
       dataSource ? new TypeOrmGrantStore(dataSource) : new MemoryGrantStore(principals),
+  },
+  // Always, even with signing off, so that disabling a principal revokes its signing keys.
+  {
+    provide: SigningKeyStore,
+    inject: [PrincipalStore, OPTIONAL_DATA_SOURCE],
+    useFactory: (principals: PrincipalStore, dataSource?: DataSource) =>
+      dataSource ? new TypeOrmSigningKeyStore(dataSource) : new MemorySigningKeyStore(principals),
+  },
+  {
+    provide: SIGNING_MASTER_KEY_RING,
+    inject: [SECURITY_OPTIONS],
+    useFactory: (options: ResolvedSecurityOptions) =>
+      resolveMasterKeyRing(options.signing, {
+        production: options.environment === 'production',
+        logger: { warn: (message: string) => logger.warn(message) },
+      }),
+  },
+  {
+    provide: NonceStore,
+    inject: [SECURITY_OPTIONS, SECURITY_REDIS, Clock],
+    useFactory: (options: ResolvedSecurityOptions, redis: Redis | null, clock: Clock) =>
+      options.redis && redis
+        ? new RedisNonceStore(redis, { prefix: `${options.redis.keyPrefix}nonce:` })
+        : new MemoryNonceStore({ clock }),
   },
   {
     provide: API_KEY_PEPPER_RING,

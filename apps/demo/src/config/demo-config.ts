@@ -30,6 +30,15 @@ export interface DemoConfig {
   readonly anomalies: { readonly failedAuthPerIp?: string | false; readonly blockFor?: string | false };
   /** `ALERT_WEBHOOK_URL`: where SUSPICIOUS_PATTERN events are POSTed; `ALERT_WEBHOOK_SECRET` signs them. */
   readonly alertWebhook?: { readonly url: string; readonly secret?: string };
+  /**
+   * `SIGNING_MASTER_KEYS` (`v2:<base64>,v1:<base64>`, the first current): encrypt signing secrets at rest;
+   * unset outside production, a key file in `dataDir` is generated. `SIGV4_REGION` (`us-east-1`) and
+   * `SIGV4_SERVICE` (`demo`): the credential scope AWS Signature Version 4 requests must name.
+   */
+  readonly signing: {
+    readonly masterKeys?: string;
+    readonly sigv4: { readonly region: string; readonly service: string };
+  };
 }
 
 /** Thrown for an environment variable the demo cannot use; the message names the variable. */
@@ -70,6 +79,10 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
     alertWebhook: nonEmpty(env.ALERT_WEBHOOK_URL)
       ? { url: nonEmpty(env.ALERT_WEBHOOK_URL)!, secret: nonEmpty(env.ALERT_WEBHOOK_SECRET) }
       : undefined,
+    signing: {
+      masterKeys: nonEmpty(env.SIGNING_MASTER_KEYS),
+      sigv4: { region: nonEmpty(env.SIGV4_REGION) ?? 'us-east-1', service: nonEmpty(env.SIGV4_SERVICE) ?? 'demo' },
+    },
   };
 }
 

@@ -53,6 +53,21 @@ export type CredentialFailureReason =
   | 'ambiguous'
   | 'scheme_unsupported';
 
+/**
+ * A request signature was refused. `reason` is the exact cause (a `SignatureFailureReason` such as
+ * `bad_signature`, `expired`, `replayed`); clients get the same 401 as any refused credential.
+ */
+export class SignatureRejectedError extends SecurityError {
+  override readonly code = 'ERR_SECURITY_SIGNATURE_REJECTED';
+  constructor(
+    readonly reason: string,
+    context: Record<string, unknown> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(`Request signature refused: ${reason}`, { reason, ...context }, options);
+  }
+}
+
 /** A credential was presented and refused. */
 export class InvalidCredentialsError extends SecurityError {
   override readonly code = 'ERR_SECURITY_CREDENTIALS_INVALID';

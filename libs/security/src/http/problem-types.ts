@@ -27,6 +27,12 @@ export const PROBLEM_TYPES: Readonly<Record<string, ProblemType>> = Object.freez
     title: 'Unauthorized',
     detail: 'Valid credentials are required to access this resource.',
   },
+  ERR_SECURITY_SIGNATURE_REJECTED: {
+    status: 401,
+    slug: 'unauthenticated',
+    title: 'Unauthorized',
+    detail: 'Valid credentials are required to access this resource.',
+  },
   ERR_SECURITY_PERMISSION_DENIED: {
     status: 403,
     slug: 'forbidden',

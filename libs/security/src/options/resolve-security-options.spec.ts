@@ -101,6 +101,46 @@ describe('resolveSecurityOptions', () => {
     });
   });
 
+  it('resolves signing with its defaults, and takes master keys, schemes and the SigV4 scope', () => {
+    expect(resolveSecurityOptions({}).signing).toEqual({
+      masterKeys: undefined,
+      masterKeyFile: false,
+      maxClockSkewMs: 300_000,
+      requireOnUnsafeMethods: false,
+      schemes: ['hmac-sha256', 'aws4-hmac-sha256', 'rfc9421'],
+      sigv4: { region: 'us-east-1', service: 'api' },
+    });
+    const key = Buffer.alloc(32, 7).toString('base64');
+    const options = resolveSecurityOptions({
+      signing: {
+        masterKeys: `v2:${key},v1:${key}`,
+        schemes: ['rfc9421'],
+        sigv4: { region: 'eu-west-1', service: 'demo' },
+      },
+    });
+    expect(options.signing).toMatchObject({ masterKeys: `v2:${key},v1:${key}`, schemes: ['rfc9421'] });
+    expect(options.signing && options.signing.sigv4).toEqual({ region: 'eu-west-1', service: 'demo' });
+  });
+
+  it('refuses a generated master key file in production, and warns when HMAC keys have no master key there', () => {
+    expect(() =>
+      resolveSecurityOptions({ signing: { masterKeyFile: '/tmp/key' } }, { NODE_ENV: 'production' }),
+    ).toThrow(expect.objectContaining({ code: 'ERR_SECURITY_CONFIG_GENERATED_MASTER_KEY' }));
+    expect(resolveSecurityOptions({}, { NODE_ENV: 'production' }).warnings).toContain(
+      'signing.masterKeys: not set, so HMAC signing keys cannot be created or used; ed25519 keys work',
+    );
+  });
+
+  it.each<[string, unknown, string]>([
+    ['a master key that is not 32 bytes', { masterKeys: 'v1:c2hvcnQ=' }, 'ERR_SECURITY_CONFIG_INVALID_MASTER_KEYS'],
+    ['an unknown scheme', { schemes: ['hmac-sha1'] }, 'ERR_SECURITY_CONFIG_INVALID_VALUE'],
+    ['no scheme at all', { schemes: [] }, 'ERR_SECURITY_CONFIG_INVALID_VALUE'],
+    ['a clock skew of an hour', { maxClockSkew: '1h' }, 'ERR_SECURITY_CONFIG_INVALID_VALUE'],
+    ['a SigV4 region with a slash', { sigv4: { region: 'us/east' } }, 'ERR_SECURITY_CONFIG_INVALID_VALUE'],
+  ])('refuses signing with %s', (_, signing, code) => {
+    expect(() => resolveSecurityOptions({ signing } as never)).toThrow(expect.objectContaining({ code }));
+  });
+
   it('keeps the default of a policy given as undefined (an unset environment variable)', () => {
     const options = resolveSecurityOptions({ rateLimit: { policies: { ip: undefined, login: undefined } } });
     expect(options.rateLimit).toMatchObject({ ip: { limit: 1000 }, named: { login: { limit: 5 } } });

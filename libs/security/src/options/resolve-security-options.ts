@@ -12,6 +12,7 @@ import type {
   RateLimitStoreErrorMode,
   ResolvedRateLimitOptions,
   ResolvedRateLimitPolicy,
+  ResolvedSigningOptions,
 } from './security-options.js';
 
 const FEATURE_KEYS = new Set<string>([
@@ -22,6 +23,7 @@ const FEATURE_KEYS = new Set<string>([
   'apiKeys',
   'rateLimit',
   'cors',
+  'signing',
   'audit',
   'redis',
   'trustProxy',
@@ -121,6 +123,7 @@ export function resolveSecurityOptions(
       return { prefix, environment: keyEnvironment, queryParam, defaultExpiryMs, pepper };
     }),
     rateLimit: feature(options.rateLimit, 'rateLimit', (raw) => resolveRateLimit(raw, options.redis, warnings)),
+    signing: feature(options.signing, 'signing', (raw) => resolveSigning(raw, production, warnings)),
     cors: feature(options.cors, 'cors', (raw) => {
       const d = SECURITY_DEFAULTS.cors;
       const origins = raw.origins ?? d.origins;
@@ -322,6 +325,75 @@ function resolveRateLimit(raw: Raw, redis: unknown, warnings: string[]): Resolve
     probeIntervalMs,
     ipv6Prefix,
     maxKeys,
+  };
+}
+
+const SIGNATURE_SCHEMES = ['hmac-sha256', 'aws4-hmac-sha256', 'rfc9421'] as const;
+const MASTER_KEYS = /^v\d{1,6}:[A-Za-z0-9+/]{43}=(,v\d{1,6}:[A-Za-z0-9+/]{43}=)*$/;
+const SCOPE_PART = /^[a-z0-9-]{1,64}$/;
+
+function resolveSigning(raw: Raw, production: boolean, warnings: string[]): ResolvedSigningOptions {
+  knownKeys(raw, 'signing', [
+    'masterKeys',
+    'masterKeyFile',
+    'maxClockSkew',
+    'requireOnUnsafeMethods',
+    'schemes',
+    'sigv4',
+  ]);
+  const masterKeys = raw.masterKeys;
+  if (masterKeys !== undefined && (typeof masterKeys !== 'string' || !MASTER_KEYS.test(masterKeys))) {
+    fail(
+      'INVALID_MASTER_KEYS',
+      'signing.masterKeys',
+      'use v<N>:<base64 of 32 random bytes>, comma-separated, current first, e.g. v2:…=,v1:…=',
+    );
+  }
+  const masterKeyFile = raw.masterKeyFile ?? false;
+  if (masterKeyFile !== false && (typeof masterKeyFile !== 'string' || masterKeyFile.trim() === '')) {
+    fail('INVALID_VALUE', 'signing.masterKeyFile', 'use a file path, or false');
+  }
+  if (masterKeys === undefined && production) {
+    if (masterKeyFile !== false) {
+      fail(
+        'GENERATED_MASTER_KEY',
+        'signing.masterKeyFile',
+        'a generated master key is refused in production; set signing.masterKeys (SIGNING_MASTER_KEYS)',
+      );
+    }
+    warnings.push('signing.masterKeys: not set, so HMAC signing keys cannot be created or used; ed25519 keys work');
+  }
+  const schemes = raw.schemes ?? SIGNATURE_SCHEMES;
+  if (
+    !Array.isArray(schemes) ||
+    schemes.length === 0 ||
+    schemes.some((scheme) => !(SIGNATURE_SCHEMES as readonly unknown[]).includes(scheme))
+  ) {
+    fail('INVALID_VALUE', 'signing.schemes', `use a non-empty list of ${SIGNATURE_SCHEMES.join(', ')}`);
+  }
+  const sigv4 = section(raw.sigv4, 'signing.sigv4', false) ?? {};
+  knownKeys(sigv4, 'signing.sigv4', ['region', 'service']);
+  const region = sigv4.region ?? 'us-east-1';
+  const service = sigv4.service ?? 'api';
+  for (const [name, value] of [
+    ['region', region],
+    ['service', service],
+  ] as const) {
+    if (typeof value !== 'string' || !SCOPE_PART.test(value)) {
+      fail('INVALID_VALUE', `signing.sigv4.${name}`, 'use lower-case letters, digits and -, e.g. us-east-1');
+    }
+  }
+  const maxClockSkewMs = duration(raw.maxClockSkew ?? '300s', 'signing.maxClockSkew');
+  if (maxClockSkewMs > 900_000) {
+    fail('INVALID_VALUE', 'signing.maxClockSkew', 'at most 15m: a longer window keeps captured requests replayable');
+  }
+  return {
+    masterKeys: masterKeys as string | undefined,
+    masterKeyFile: masterKeyFile as string | false,
+    maxClockSkewMs,
+    requireOnUnsafeMethods: bool(raw.requireOnUnsafeMethods, 'signing.requireOnUnsafeMethods', false),
+    schemes: [...(schemes as ResolvedSigningOptions['schemes'])],
+    sigv4: { region: region as string, service: service as string },
   };
 }
 

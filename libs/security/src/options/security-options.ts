@@ -121,6 +121,38 @@ export interface ResolvedRateLimitOptions {
   readonly maxKeys: number;
 }
 
+/** Request signing (`@Signed()`): the seed HMAC scheme, AWS Signature Version 4 and RFC 9421. */
+export interface SigningOptions {
+  /**
+   * Master keys that encrypt HMAC signing secrets at rest (AES-256-GCM), `v2:<base64 32 bytes>,v1:<base64>`;
+   * the first is current, the others still decrypt older secrets. Required in production for HMAC keys.
+   */
+  readonly masterKeys?: string;
+  /**
+   * Without `masterKeys`: a file holding a generated master key (created with mode 0600, with a warning).
+   * Refused in production. Default `false` (then, outside production, a key for this process only).
+   */
+  readonly masterKeyFile?: string | false;
+  /** Largest accepted distance between a signature's time and ours, a duration (default `300s`). */
+  readonly maxClockSkew?: string;
+  /** Require a signature on every authenticated route except GET, HEAD and OPTIONS (default `false`). */
+  readonly requireOnUnsafeMethods?: boolean;
+  /** Schemes accepted (default all three). */
+  readonly schemes?: readonly ('hmac-sha256' | 'aws4-hmac-sha256' | 'rfc9421')[];
+  /** The credential scope SigV4 signatures must name (default region `us-east-1`, service `api`). */
+  readonly sigv4?: { readonly region?: string; readonly service?: string };
+}
+
+/** `signing` after parsing. */
+export interface ResolvedSigningOptions {
+  readonly masterKeys: string | undefined;
+  readonly masterKeyFile: string | false;
+  readonly maxClockSkewMs: number;
+  readonly requireOnUnsafeMethods: boolean;
+  readonly schemes: readonly ('hmac-sha256' | 'aws4-hmac-sha256' | 'rfc9421')[];
+  readonly sigv4: { readonly region: string; readonly service: string };
+}
+
 /** CORS allow-list; origins are compared exactly, never reflected. */
 export interface CorsOptions {
   /** Exact origins such as `https://app.example.com`, or `['*']` for any origin without credentials. */
@@ -215,6 +247,7 @@ export interface SecurityModuleOptions {
   readonly apiKeys?: ApiKeyOptions | false;
   readonly rateLimit?: RateLimitOptions | false;
   readonly cors?: CorsOptions | false;
+  readonly signing?: SigningOptions | false;
   readonly audit?: AuditOptions | false;
   readonly redis?: RedisOptions | string | false;
   readonly trustProxy?: TrustProxyOption;
@@ -258,6 +291,7 @@ export interface ResolvedSecurityOptions {
   readonly rateLimit: ResolvedRateLimitOptions | false;
   readonly cors:
     { readonly origins: readonly string[]; readonly credentials: boolean; readonly maxAgeSeconds: number } | false;
+  readonly signing: ResolvedSigningOptions | false;
   readonly audit: ResolvedAuditOptions | false;
   readonly redis: Required<RedisOptions> | false;
   readonly trustProxy: false | number | readonly string[];

@@ -9,7 +9,9 @@ import { SecurityChanges1764300000000 } from './migrations/1764300000000-securit
 import { ApiKeysAndRoles1764400000000 } from './migrations/1764400000000-api-keys-and-roles.js';
 import { ResourceGrants1764500000000 } from './migrations/1764500000000-resource-grants.js';
 import { AuditAppendOnly1764700000000 } from './migrations/1764700000000-audit-append-only.js';
+import { SigningKeys1764800000000 } from './migrations/1764800000000-signing-keys.js';
 import { ResourceGrantEntity } from '../authz/resource-grant.entity.js';
+import { SigningKeyEntity } from '../signing/signing-key.entity.js';
 
 export { AuditEventEntity, type AuditOutcome } from '../audit/audit-event.entity.js';
 export { PrincipalEntity, type PrincipalKind } from '../principals/principal.entity.js';
@@ -18,6 +20,7 @@ export { RoleEntity } from '../authz/role.entity.js';
 export { RolePermissionEntity } from '../authz/role-permission.entity.js';
 export { PrincipalRoleEntity } from '../authz/principal-role.entity.js';
 export { ResourceGrantEntity } from '../authz/resource-grant.entity.js';
+export { SigningKeyEntity } from '../signing/signing-key.entity.js';
 
 /** Every entity the library maps; spread into TypeORM's `entities: [...SECURITY_ENTITIES]`. */
 export const SECURITY_ENTITIES = [
@@ -28,6 +31,7 @@ export const SECURITY_ENTITIES = [
   RolePermissionEntity,
   PrincipalRoleEntity,
   ResourceGrantEntity,
+  SigningKeyEntity,
 ] as const;
 
 /** The library's migrations, oldest first; spread into TypeORM's `migrations: [...SECURITY_MIGRATIONS]`. */
@@ -37,4 +41,5 @@ export const SECURITY_MIGRATIONS = [
   ApiKeysAndRoles1764400000000,
   ResourceGrants1764500000000,
   AuditAppendOnly1764700000000,
+  SigningKeys1764800000000,
 ] as const;

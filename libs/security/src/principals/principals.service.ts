@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import type { Actor } from '../audit/actor.js';
 import { SecurityEvents } from '../audit/security-events.service.js';
 import { isValidPermission } from '../authz/core/permissions.js';
@@ -7,6 +7,7 @@ import { Clock } from '../core/clock.js';
 import { InvalidCredentialsError, SecurityOperationError } from '../core/errors.js';
 import type { RequestSummary } from '../http/http-request.js';
 import { ApiKeyStore } from '../keys/api-key.store.js';
+import { SigningKeyStore } from '../signing/signing-key.store.js';
 import { PasswordHasher } from './password-hasher.js';
 import { checkPassword } from './password-policy.js';
 import { PrincipalStore, type PrincipalRecord } from './principal.store.js';
@@ -39,7 +40,7 @@ const ROLE = /^[a-z][a-z0-9_-]{0,63}$/;
 
 /**
  * Principals (users and services), their roles and passwords. Disabling a principal revokes every key it
- * has; every change is audited and broadcast.
+ * has, API keys and signing keys; every change is audited and broadcast.
  */
 @Injectable()
 export class Principals {
@@ -50,6 +51,8 @@ export class Principals {
     private readonly bus: SecurityChangeBus,
     private readonly events: SecurityEvents,
     private readonly clock: Clock,
+    // Optional so that an application without request signing needs no signing key store.
+    @Optional() private readonly signingKeys?: SigningKeyStore,
   ) {}
 
   async create(input: CreatePrincipalInput, actor: Actor): Promise<PrincipalView> {
@@ -95,16 +98,33 @@ export class Principals {
     return access ? this.view(access.principal, access.roles) : null;
   }
 
-  /** Disables the principal and revokes all its keys at once, everywhere. */
-  async disable(id: string, actor: Actor): Promise<PrincipalView & { revokedKeys: string[] }> {
+  /** Disables the principal and revokes all its keys (API keys and signing keys) at once, everywhere. */
+  async disable(
+    id: string,
+    actor: Actor,
+  ): Promise<PrincipalView & { revokedKeys: string[]; revokedSigningKeys: string[] }> {
     const at = new Date(this.clock.now());
     const principal = await this.store.disable(id, at);
     if (!principal)
       throw new SecurityOperationError('ERR_SECURITY_UNKNOWN_PRINCIPAL', 'No such principal', 'not_found');
     const revokedKeys = await this.keys.revokeAllForPrincipal(id, at);
+    const revokedSigningKeys = (await this.signingKeys?.revokeAllOf(id, at)) ?? [];
+    // One principal change drops every instance's cached API keys and signing keys of this principal.
     await this.bus.announce({ kind: 'principal', id });
-    await this.audit('ADMIN_ACTION', actor, { action: 'principal.disable', principalId: id, revokedKeys });
-    for (const keyId of revokedKeys) {
+    await this.audit('ADMIN_ACTION', actor, {
+      action: 'principal.disable',
+      principalId: id,
+      revokedKeys,
+      revokedSigningKeys,
+    });
+    const revoked = [
+      ...revokedKeys.map((keyId) => ({ keyId, details: { ownerId: id, reason: 'principal_disabled' } })),
+      ...revokedSigningKeys.map((keyId) => ({
+        keyId,
+        details: { kind: 'signing', ownerId: id, reason: 'principal_disabled' },
+      })),
+    ];
+    for (const { keyId, details } of revoked) {
       await this.events.record({
         type: 'KEY_REVOKED',
         outcome: 'success',
@@ -112,10 +132,10 @@ export class Principals {
         keyId,
         request: actor.request,
         actor: actor.label,
-        details: { ownerId: id, reason: 'principal_disabled' },
+        details,
       });
     }
-    return { ...this.view(principal, await this.store.rolesOf(id)), revokedKeys };
+    return { ...this.view(principal, await this.store.rolesOf(id)), revokedKeys, revokedSigningKeys };
   }
 
   async assignRole(principalId: string, role: string, actor: Actor): Promise<boolean> {

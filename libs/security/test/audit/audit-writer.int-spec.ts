@@ -270,7 +270,15 @@ function describeTriggers(
       await store.appendBatch([event('t', 3)]);
       expect(await store.head()).toMatchObject({ seq: '4' });
 
-      await dataSource.undoLastMigration();
+      // Undo down to (and including) the append-only migration; later migrations come off first.
+      while (true) {
+        const table = dataSource.options.migrationsTableName ?? 'migrations';
+        const applied = (await dataSource.query(`SELECT name FROM "${table}" ORDER BY id DESC LIMIT 1`)) as {
+          name: string;
+        }[];
+        await dataSource.undoLastMigration();
+        if (applied[0]?.name === 'AuditAppendOnly1764700000000') break;
+      }
       await dataSource.query(`DELETE FROM audit_events WHERE seq = 4`);
       await dataSource.runMigrations();
 

@@ -107,11 +107,13 @@ function describeMigrations({ label, open, alwaysEmbedded }: PostgresTarget): vo
           `ALTER TABLE "api_keys" DROP CONSTRAINT "api_keys_principal_id_fkey"`,
           `ALTER TABLE "principal_roles" DROP CONSTRAINT "principal_roles_principal_id_fkey"`,
           `ALTER TABLE "resource_grants" DROP CONSTRAINT "resource_grants_principal_id_fkey"`,
+          `ALTER TABLE "signing_keys" DROP CONSTRAINT "signing_keys_principal_id_fkey"`,
           `ALTER TABLE "principals" ALTER COLUMN "id" DROP DEFAULT`,
           `ALTER TABLE "principals" ALTER COLUMN "id" SET DEFAULT gen_random_uuid()`,
           `ALTER TABLE "principal_roles" ADD CONSTRAINT "principal_roles_principal_id_fkey" FOREIGN KEY ("principal_id") REFERENCES "principals"("id") ON DELETE CASCADE ON UPDATE NO ACTION`,
           `ALTER TABLE "api_keys" ADD CONSTRAINT "api_keys_principal_id_fkey" FOREIGN KEY ("principal_id") REFERENCES "principals"("id") ON DELETE CASCADE ON UPDATE NO ACTION`,
           `ALTER TABLE "resource_grants" ADD CONSTRAINT "resource_grants_principal_id_fkey" FOREIGN KEY ("principal_id") REFERENCES "principals"("id") ON DELETE CASCADE ON UPDATE NO ACTION`,
+          `ALTER TABLE "signing_keys" ADD CONSTRAINT "signing_keys_principal_id_fkey" FOREIGN KEY ("principal_id") REFERENCES "principals"("id") ON DELETE CASCADE ON UPDATE NO ACTION`,
         ].sort(),
       );
     });
@@ -204,7 +206,15 @@ function describeMigrations({ label, open, alwaysEmbedded }: PostgresTarget): vo
     it('undoes every migration, dropping every table, and runs them again', async () => {
       for (let i = 0; i < SECURITY_MIGRATIONS.length; i++) await db.dataSource.undoLastMigration();
 
-      for (const table of ['principals', 'audit_events', 'api_keys', 'roles', 'security_changes', 'resource_grants']) {
+      for (const table of [
+        'principals',
+        'audit_events',
+        'api_keys',
+        'roles',
+        'security_changes',
+        'resource_grants',
+        'signing_keys',
+      ]) {
         expect(await tableExists(table)).toBe(false);
       }
       expect(await tableExists('principals')).toBe(false);
@@ -248,6 +258,7 @@ function describeMigrations({ label, open, alwaysEmbedded }: PostgresTarget): vo
           'roles',
           'security_changes',
           'security_migrations',
+          'signing_keys',
         ]);
         const [{ n }] = await db.dataSource.query(`SELECT count(*)::int AS n FROM tenant_a.principals`);
         expect(n).toBe(1);

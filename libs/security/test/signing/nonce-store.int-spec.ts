@@ -1,0 +1,220 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  describeWithRedisServer,
+  startRedisServer,
+  type TestRedisServer,
+} from '../../../../test/support/redis-server.js';
+import { describeWithRedis, TEST_REDIS_URL } from '../../../../test/support/services.js';
+import { ManualClock } from '../../src/core/clock.js';
+import { SecurityStoreUnavailableError } from '../../src/core/errors.js';
+import { MemoryNonceStore } from '../../src/signing/adapters/memory-nonce.store.js';
+import { RedisNonceStore } from '../../src/signing/adapters/redis-nonce.store.js';
+import { describeNonceStoreContract } from './nonce-store.contract.js';
+
+const RUN_PREFIX = `nas_test:nonce:${randomBytes(6).toString('hex')}:`;
+
+function client(url = TEST_REDIS_URL): Redis {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 1_000 });
+  redis.on('error', () => {});
+  return redis;
+}
+
+async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1_000);
+    if (keys.length > 0) await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+describeNonceStoreContract('memory', async () => {
+  const clock = new ManualClock();
+  const store = new MemoryNonceStore({ clock });
+  return { store, elapse: async (ms) => clock.advance(ms), ttlMs: 600_000, cleanup: () => store.shutdown() };
+});
+
+describe('MemoryNonceStore', () => {
+  it('keeps memory bounded: drops expired entries as it goes, without timers', async () => {
+    const clock = new ManualClock();
+    const store = new MemoryNonceStore({ clock, maxKeys: 1_000 });
+    for (let i = 0; i < 500; i++) await store.claim(`old:${i}`, 1_000);
+    clock.advance(1_000);
+
+    for (let i = 0; i < 500; i++) await store.claim(`new:${i}`, 1_000);
+
+    // Each claim looks at a few of the oldest entries, so the expired ones are mostly gone already.
+    expect(store.size).toBeLessThan(600);
+    expect(await store.claim('old:1', 1_000)).toBe(true);
+  });
+
+  it('makes room by sweeping expired entries when full', async () => {
+    const clock = new ManualClock();
+    const store = new MemoryNonceStore({ clock, maxKeys: 3 });
+    await store.claim('long', 10_000);
+    await store.claim('short-1', 1_000);
+    await store.claim('short-2', 1_000);
+    clock.advance(1_000);
+
+    expect(await store.claim('next', 1_000)).toBe(true);
+    expect(store.size).toBeLessThanOrEqual(3);
+    expect(await store.claim('long', 10_000)).toBe(false);
+  });
+
+  it('refuses a claim, rather than forget a live nonce, when full of unexpired ones (fail closed)', async () => {
+    const clock = new ManualClock();
+    const store = new MemoryNonceStore({ clock, maxKeys: 3 });
+    for (const key of ['a', 'b', 'c']) await store.claim(key, 10_000);
+
+    const refused = store.claim('d', 10_000);
+
+    await expect(refused).rejects.toBeInstanceOf(SecurityStoreUnavailableError);
+    await expect(refused).rejects.toMatchObject({ store: 'nonce', retryAfterSeconds: 10 });
+    // Every nonce it holds is still refused: none was dropped to make room.
+    for (const key of ['a', 'b', 'c']) expect(await store.claim(key, 10_000)).toBe(false);
+    clock.advance(10_000);
+    expect(await store.claim('d', 10_000)).toBe(true);
+  });
+
+  it('stores a digest of each key: a long key takes no more room than a short one', async () => {
+    const store = new MemoryNonceStore();
+    const long = `rfc9421:NASAAAAAAAAAAAAAAAAA:${'n'.repeat(16_000)}`;
+
+    expect(await store.claim(long, 60_000)).toBe(true);
+    expect(await store.claim(long, 60_000)).toBe(false);
+    expect(await store.claim(long.slice(0, -1), 60_000)).toBe(true);
+  });
+
+  it('rejects invalid options', () => {
+    expect(() => new MemoryNonceStore({ maxKeys: 0 })).toThrow(TypeError);
+    expect(() => new MemoryNonceStore({ maxKeys: 1.5 })).toThrow(TypeError);
+  });
+});
+
+describe('RedisNonceStore without an answer', () => {
+  it('rejects with SecurityStoreUnavailableError when a claim is not answered in time, never accepting it', async () => {
+    const silent = { set: () => new Promise<never>(() => {}) } as unknown as Redis;
+    const store = new RedisNonceStore(silent, { commandTimeoutMs: 50 });
+
+    await expect(store.claim('k', 60_000)).rejects.toBeInstanceOf(SecurityStoreUnavailableError);
+    await expect(store.claim('k', 60_000)).rejects.toMatchObject({
+      code: 'ERR_SECURITY_STORE_UNAVAILABLE',
+      store: 'nonce',
+    });
+  });
+
+  it('rejects with SecurityStoreUnavailableError when the client refuses the command', async () => {
+    const refusing = { set: () => Promise.reject(new Error('Stream isn’t writeable')) } as unknown as Redis;
+
+    await expect(new RedisNonceStore(refusing).claim('k', 60_000)).rejects.toBeInstanceOf(
+      SecurityStoreUnavailableError,
+    );
+  });
+
+  it('rejects invalid options', () => {
+    expect(() => new RedisNonceStore({} as Redis, { commandTimeoutMs: 0 })).toThrow(TypeError);
+  });
+});
+
+describeWithRedis('RedisNonceStore', () => {
+  const clients: Redis[] = [];
+  let admin: Redis;
+  let testNumber = 0;
+
+  beforeAll(async () => {
+    admin = client();
+    await admin.connect();
+  });
+
+  afterAll(async () => {
+    await deleteKeys(admin, RUN_PREFIX);
+    await Promise.all([admin, ...clients].map((redis) => redis.quit().catch(() => redis.disconnect())));
+  });
+
+  describeNonceStoreContract('redis', async () => {
+    const prefix = `${RUN_PREFIX}${++testNumber}:`;
+    return {
+      store: new RedisNonceStore(admin, { prefix }),
+      elapse: (ms) => sleep(ms),
+      ttlMs: 600,
+      cleanup: () => deleteKeys(admin, prefix),
+    };
+  });
+
+  it('accepts exactly one of 200 concurrent claims of one key from two instances', async () => {
+    const prefix = `${RUN_PREFIX}race:`;
+    const [first, second] = [client(), client()];
+    clients.push(first, second);
+    await Promise.all([first.connect(), second.connect()]);
+    const stores = [new RedisNonceStore(first, { prefix }), new RedisNonceStore(second, { prefix })];
+
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => stores[i % 2]!.claim('one', 60_000)));
+
+    expect(results.filter(Boolean)).toHaveLength(1);
+    await deleteKeys(admin, prefix);
+  });
+
+  it('stores one key under the prefix, expiring after the TTL', async () => {
+    const prefix = `${RUN_PREFIX}ttl:`;
+    const store = new RedisNonceStore(admin, { prefix });
+
+    await store.claim('hmac-sha256:NASAAAAAAAAAAAAAAAAA:n', 30_000);
+
+    expect(await admin.get(`${prefix}hmac-sha256:NASAAAAAAAAAAAAAAAAA:n`)).toBe('1');
+    const ttl = await admin.pttl(`${prefix}hmac-sha256:NASAAAAAAAAAAAAAAAAA:n`);
+    expect(ttl).toBeGreaterThan(25_000);
+    expect(ttl).toBeLessThanOrEqual(30_000);
+    await deleteKeys(admin, prefix);
+  });
+
+  it('keeps stores with different prefixes apart, and defaults to nas:nonce:', async () => {
+    const [one, two] = [`${RUN_PREFIX}p1:`, `${RUN_PREFIX}p2:`];
+
+    expect(await new RedisNonceStore(admin, { prefix: one }).claim('k', 60_000)).toBe(true);
+    expect(await new RedisNonceStore(admin, { prefix: two }).claim('k', 60_000)).toBe(true);
+    expect(await admin.exists(`${one}k`, `${two}k`)).toBe(2);
+    expect(new RedisNonceStore(admin).prefix).toBe('nas:nonce:');
+    await Promise.all([deleteKeys(admin, one), deleteKeys(admin, two)]);
+  });
+});
+
+// Outages need a Redis of this test's own, not the shared one.
+describeWithRedisServer('RedisNonceStore on a private server', () => {
+  let server: TestRedisServer;
+  let redis: Redis;
+  let admin: Redis;
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+    [redis, admin] = [client(server.url), client(server.url)];
+    await Promise.all([redis.connect(), admin.connect()]);
+  });
+
+  afterAll(async () => {
+    redis?.disconnect();
+    admin?.disconnect();
+    await server?.stop();
+  });
+
+  it('refuses with SecurityStoreUnavailableError while Redis is connected but does not answer', async () => {
+    const store = new RedisNonceStore(redis, { prefix: 'paused:', commandTimeoutMs: 200 });
+    await admin.call('CLIENT', 'PAUSE', '1000', 'ALL');
+
+    await expect(store.claim('k', 60_000)).rejects.toBeInstanceOf(SecurityStoreUnavailableError);
+  });
+
+  it('refuses with SecurityStoreUnavailableError while Redis is down, and works again once it is back', async () => {
+    const store = new RedisNonceStore(redis, { prefix: 'down:', commandTimeoutMs: 300 });
+    await server.stop();
+    try {
+      await expect(store.claim('k', 60_000)).rejects.toBeInstanceOf(SecurityStoreUnavailableError);
+    } finally {
+      await server.start();
+    }
+    await expect.poll(() => store.claim('after', 60_000).catch(() => 'unavailable'), { timeout: 5_000 }).toBe(true);
+  });
+});

@@ -1,0 +1,119 @@
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { createHash } from 'node:crypto';
+import {
+  AuditEventStore,
+  SecurityEvents,
+  signRequest,
+  type SignatureScheme,
+  type SigningCredentials,
+  type StoredAuditEvent,
+} from '@app/security';
+import type { RunningDemo } from './demo-app.js';
+
+/** The demo's SigV4 credential scope (SIGV4_REGION, SIGV4_SERVICE defaults). */
+export const SIGV4_SCOPE = { region: 'us-east-1', service: 'demo' } as const;
+/** An explicit master key ring, shared by the demo and the CLI. */
+export const SIGNING_MASTER_KEYS = `v1:${Buffer.alloc(32, 9).toString('base64')}`;
+
+export const sha256 = (body: Uint8Array | string = '') => createHash('sha256').update(body).digest('hex');
+
+/** A request as it goes on the wire: the target (path and query) exactly as sent. */
+export interface WireRequest {
+  method: string;
+  /** Path and query, sent byte for byte. */
+  target: string;
+  headers: Record<string, string>;
+  body?: Buffer;
+}
+
+export interface WireResponse {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Buffer;
+  readonly requestId: string;
+  json(): any;
+}
+
+/** Sends a request with node:http, so the method, target, Host and every header are exactly the ones given. */
+export function send(baseUrl: string, request: WireRequest): Promise<WireResponse> {
+  const url = new URL(baseUrl);
+  const headers = { ...request.headers };
+  if (request.body !== undefined) headers['content-length'] = String(request.body.length);
+  return new Promise((resolve, reject) => {
+    const outgoing = httpRequest(
+      { host: url.hostname, port: url.port, method: request.method, path: request.target, headers },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.once('error', reject);
+        response.once('end', () => {
+          const body = Buffer.concat(chunks);
+          resolve({
+            status: response.statusCode ?? 0,
+            headers: response.headers,
+            body,
+            requestId: String(response.headers['x-request-id'] ?? ''),
+            json: () => JSON.parse(body.toString('utf8')),
+          });
+        });
+      },
+    );
+    outgoing.once('error', reject);
+    outgoing.end(request.body);
+  });
+}
+
+/** How a test signs: one of the three schemes with an HMAC secret, or RFC 9421 with an Ed25519 key. */
+export interface Signer {
+  readonly label: string;
+  readonly scheme: SignatureScheme;
+  readonly credentials: SigningCredentials;
+}
+
+export interface SignInput {
+  method: string;
+  target: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+  now?: Date;
+  nonce?: string;
+  /** Extra headers to sign. */
+  sign?: string[];
+}
+
+/** Signs with our client (`signRequest`) for `baseUrl` and returns the wire request (not sent). */
+export function signed(baseUrl: string, signer: Signer, input: SignInput): WireRequest {
+  const body = input.body === undefined ? undefined : Buffer.from(input.body);
+  const headers = { ...input.headers };
+  const added = signRequest(
+    { method: input.method, url: `${baseUrl}${input.target}`, headers, ...(body ? { body } : {}) },
+    signer.credentials,
+    {
+      scheme: signer.scheme,
+      ...SIGV4_SCOPE,
+      ...(input.now ? { now: input.now } : {}),
+      ...(input.nonce ? { nonce: input.nonce } : {}),
+      ...(input.sign ? { headers: input.sign } : {}),
+    },
+  );
+  return { method: input.method, target: input.target, headers: { ...headers, ...added }, ...(body ? { body } : {}) };
+}
+
+/** The SIGNATURE_REJECTED event of one request (by its request id), read in-process after a flush. */
+export async function rejectionOf(server: RunningDemo, requestId: string): Promise<StoredAuditEvent | undefined> {
+  const app = server.demo.app;
+  for (let attempt = 0; attempt < 20; attempt++) {
+    await app.get(SecurityEvents).flush();
+    const events = await app.get(AuditEventStore).query({ type: 'SIGNATURE_REJECTED', limit: 1000 });
+    const event = events.find((candidate) => candidate.requestId === requestId);
+    if (event) return event;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return undefined;
+}
+
+/** The parts of a 401 problem every refusal shares (the request id and instance differ per request). */
+export function genericPart(response: WireResponse): Record<string, unknown> {
+  const { request_id: _id, instance: _instance, ...rest } = response.json() as Record<string, unknown>;
+  return { ...rest, keys: Object.keys(response.json() as object).sort() };
+}
