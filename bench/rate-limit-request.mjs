@@ -28,6 +28,7 @@ import { parseArgs } from 'node:util';
 import { LIBRARY, fail, loadAverage, loadSettings, machineSummary, requireLibrary } from './lib/cli.mjs';
 import { importAutocannon, load, median, ms, startServer } from './lib/http-load.mjs';
 import { createAdapter, decorateMethod, listenAndReport } from './lib/nest-app.mjs';
+import { deleteMatching } from './lib/redis.mjs';
 
 const HUGE = '1000000000/60s';
 const ROLE_PERMISSIONS = ['documents:read', 'items:read', 'users:read'];
@@ -289,18 +290,6 @@ async function scriptCalls(redis) {
   let calls = 0;
   for (const match of text.matchAll(/^cmdstat_(?:eval|evalsha):calls=(\d+)/gm)) calls += Number(match[1]);
   return calls;
-}
-
-async function deleteMatching(redis, pattern) {
-  if (redis.status !== 'ready') return 0;
-  let deleted = 0;
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-    if (keys.length > 0) deleted += await redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-  return deleted;
 }
 
 async function version(redis) {

@@ -51,6 +51,7 @@ import { runInNewContext } from 'node:vm';
 import { LIBRARY, fail, loadAverage, loadSettings, machineSummary, positive, requireLibrary } from './lib/cli.mjs';
 import { importAutocannon, ms, startServer } from './lib/http-load.mjs';
 import { createAdapter, decorateMethod, listenAndReport } from './lib/nest-app.mjs';
+import { deleteMatching } from './lib/redis.mjs';
 
 const DEFAULT_REDIS_URL = process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SIGV4 = { region: 'us-east-1', service: 'api' };
@@ -290,18 +291,6 @@ async function connectRedis(cleanups) {
   });
   const version = /^redis_version:(\S+)/m.exec(await redis.info('server'))?.[1] ?? 'unknown';
   return { client: redis, prefix, version };
-}
-
-async function deleteMatching(redis, pattern) {
-  if (redis.status !== 'ready') return 0;
-  let deleted = 0;
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    if (keys.length > 0) deleted += await redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-  return deleted;
 }
 
 async function verifyPart(lib, { calls, warmupCalls, concurrency, rounds, redis }) {

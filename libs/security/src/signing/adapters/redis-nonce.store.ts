@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { SecurityStoreUnavailableError } from '../../core/errors.js';
 import { SECURITY_DEFAULTS } from '../../options/security-defaults.js';
 import { assertValidNonceClaim, NonceStore } from '../nonce.store.js';
+import { withTimeout } from '../../core/with-timeout.js';
 
 /** Options of `RedisNonceStore`. */
 export interface RedisNonceStoreOptions {
@@ -57,18 +58,7 @@ export class RedisNonceStore extends NonceStore {
     return reply === 'OK';
   }
 
-  private async withTimeout<T>(promise: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`no answer from Redis within ${this.commandTimeoutMs} ms`)),
-        this.commandTimeoutMs,
-      );
-    });
-    try {
-      return await Promise.race([promise, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+  private withTimeout<T>(promise: Promise<T>): Promise<T> {
+    return withTimeout(promise, this.commandTimeoutMs, `no answer from Redis within ${this.commandTimeoutMs} ms`);
   }
 }
