@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
-import { LRUCache } from 'lru-cache';
 import { effectiveKeyPermissions } from '../authz/core/permissions.js';
+import { CredentialCache } from '../changes/credential-cache.js';
 import { SecurityChangeBus } from '../changes/security-change.bus.js';
 import { Clock } from '../core/clock.js';
 import { parseLimit } from '../core/durations.js';
@@ -42,11 +42,7 @@ export interface VerifiedApiKey {
  */
 @Injectable()
 export class ApiKeyVerifier implements OnModuleDestroy {
-  private readonly known = new LRUCache<string, CachedKey>({ max: CACHE_MAX, ttl: CACHE_TTL_MS });
-  private readonly unknown = new LRUCache<string, true>({ max: CACHE_MAX, ttl: NEGATIVE_TTL_MS });
-  // Bumped by every invalidation, so a load that raced with one is not cached.
-  private generation = 0;
-  private readonly unsubscribe: Array<() => void>;
+  private readonly cache: CredentialCache<CachedKey>;
   private readonly prefix: string;
 
   constructor(
@@ -59,14 +55,13 @@ export class ApiKeyVerifier implements OnModuleDestroy {
     bus: SecurityChangeBus,
   ) {
     this.prefix = options.apiKeys ? options.apiKeys.prefix : 'sk';
-    this.unsubscribe = [
-      bus.subscribe((change) => {
-        if (change.kind === 'api-key') this.forgetKey(change.id);
-        else if (change.kind === 'principal') this.forgetPrincipal(change.id);
-        else if (change.kind === 'role' || change.kind === 'all') this.forgetAll();
-      }),
-      bus.onResync(() => this.forgetAll()),
-    ];
+    this.cache = new CredentialCache({
+      bus,
+      kind: 'api-key',
+      max: CACHE_MAX,
+      ttlMs: CACHE_TTL_MS,
+      negativeTtlMs: NEGATIVE_TTL_MS,
+    });
   }
 
   /** Verifies `text` or throws `InvalidCredentialsError` with the exact reason (for the audit row only). */
@@ -74,8 +69,8 @@ export class ApiKeyVerifier implements OnModuleDestroy {
     const parsed = parseApiKey(text, this.prefix);
     if (!parsed.ok) throw new InvalidCredentialsError(parsed.reason);
     const keyId = parsed.id;
-    if (this.unknown.has(keyId)) throw new InvalidCredentialsError('unknown', { keyId });
-    const entry = this.known.get(keyId) ?? (await this.loadOrUnavailable(keyId));
+    if (this.cache.isUnknown(keyId)) throw new InvalidCredentialsError('unknown', { keyId });
+    const entry = this.cache.get(keyId) ?? (await this.loadOrUnavailable(keyId));
     if (!entry) throw new InvalidCredentialsError('unknown', { keyId });
     const { record, principal } = entry;
     // The secret is checked before anything else about the key, so only its holder learns its state.
@@ -94,25 +89,27 @@ export class ApiKeyVerifier implements OnModuleDestroy {
   }
 
   onModuleDestroy(): void {
-    for (const unsubscribe of this.unsubscribe) unsubscribe();
+    this.cache.close();
   }
 
   // A store that cannot answer is a 503 (deny, retry later), never a 500 and never an accepted key.
   private async loadOrUnavailable(keyId: string): Promise<CachedKey | undefined> {
     try {
-      return await this.load(keyId);
+      return await this.cache.load(
+        keyId,
+        () => this.load(keyId),
+        // Never past the key's expiry.
+        (entry) => (entry.record.expiresAt ? entry.record.expiresAt.getTime() - this.clock.now() : CACHE_TTL_MS),
+      );
     } catch (error) {
       throw new SecurityStoreUnavailableError('credential', 2, { cause: error });
     }
   }
 
-  private async load(keyId: string): Promise<CachedKey | undefined> {
-    const generation = this.generation;
+  // null: no such key (remembered as unknown); undefined: its principal is gone.
+  private async load(keyId: string): Promise<CachedKey | null | undefined> {
     const record = await this.keys.findById(keyId);
-    if (!record) {
-      if (generation === this.generation) this.unknown.set(keyId, true);
-      return undefined;
-    }
+    if (!record) return null;
     const access = await this.principals.accessOf(record.principalId);
     if (!access) return undefined;
     const principal = access.principal;
@@ -132,10 +129,6 @@ export class ApiKeyVerifier implements OnModuleDestroy {
         ...(rateLimit ? { rateLimit } : {}),
       }),
     };
-    if (generation === this.generation) {
-      const untilExpiry = record.expiresAt ? record.expiresAt.getTime() - this.clock.now() : CACHE_TTL_MS;
-      if (untilExpiry > 0) this.known.set(keyId, entry, { ttl: Math.min(CACHE_TTL_MS, untilExpiry) });
-    }
     return entry;
   }
 
@@ -143,26 +136,7 @@ export class ApiKeyVerifier implements OnModuleDestroy {
     const upgraded = await this.keys
       .updateHash(record.id, record.secretHash, hashSecret(secret, this.pepper), this.pepper.current)
       .catch(() => false);
-    if (upgraded) this.forgetKey(record.id);
-  }
-
-  private forgetKey(id: string): void {
-    this.generation++;
-    this.known.delete(id);
-    this.unknown.delete(id);
-  }
-
-  private forgetPrincipal(principalId: string): void {
-    this.generation++;
-    for (const [id, entry] of this.known.entries()) {
-      if (entry.record.principalId === principalId) this.known.delete(id);
-    }
-  }
-
-  private forgetAll(): void {
-    this.generation++;
-    this.known.clear();
-    this.unknown.clear();
+    if (upgraded) this.cache.forgetOne(record.id);
   }
 }
 

@@ -1,9 +1,9 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { LRUCache } from 'lru-cache';
 import type { Actor } from '../audit/actor.js';
 import { SecurityEvents } from '../audit/security-events.service.js';
 import { effectiveKeyPermissions } from '../authz/core/permissions.js';
+import { CredentialCache } from '../changes/credential-cache.js';
 import { SecurityChangeBus } from '../changes/security-change.bus.js';
 import { Clock } from '../core/clock.js';
 import { parseLimit } from '../core/durations.js';
@@ -83,11 +83,7 @@ interface CachedKey {
  */
 @Injectable()
 export class SigningKeys implements OnModuleDestroy {
-  private readonly known = new LRUCache<string, CachedKey>({ max: CACHE_MAX, ttl: CACHE_TTL_MS });
-  private readonly unknown = new LRUCache<string, true>({ max: CACHE_MAX, ttl: NEGATIVE_TTL_MS });
-  // Bumped by every invalidation, so a load that raced with one is not cached.
-  private generation = 0;
-  private readonly unsubscribe: Array<() => void>;
+  private readonly cache: CredentialCache<CachedKey>;
 
   constructor(
     private readonly keys: SigningKeyStore,
@@ -97,14 +93,13 @@ export class SigningKeys implements OnModuleDestroy {
     private readonly bus: SecurityChangeBus,
     private readonly clock: Clock,
   ) {
-    this.unsubscribe = [
-      bus.subscribe((change) => {
-        if (change.kind === 'signing-key') this.forgetKey(change.id);
-        else if (change.kind === 'principal') this.forgetPrincipal(change.id);
-        else if (change.kind === 'role' || change.kind === 'all') this.forgetAll();
-      }),
-      bus.onResync(() => this.forgetAll()),
-    ];
+    this.cache = new CredentialCache({
+      bus,
+      kind: 'signing-key',
+      max: CACHE_MAX,
+      ttlMs: CACHE_TTL_MS,
+      negativeTtlMs: NEGATIVE_TTL_MS,
+    });
   }
 
   /** Creates a key for `ownerId`; the answer is the only time its secret or private key is seen. */
@@ -219,8 +214,8 @@ export class SigningKeys implements OnModuleDestroy {
    * was altered).
    */
   async resolve(accessKeyId: string): Promise<ResolvedSigningKey | undefined> {
-    if (!ACCESS_KEY_ID_PATTERN.test(accessKeyId) || this.unknown.has(accessKeyId)) return undefined;
-    const entry = this.known.get(accessKeyId) ?? (await this.load(accessKeyId));
+    if (!ACCESS_KEY_ID_PATTERN.test(accessKeyId) || this.cache.isUnknown(accessKeyId)) return undefined;
+    const entry = this.cache.get(accessKeyId) ?? (await this.cache.load(accessKeyId, () => this.load(accessKeyId)));
     if (!entry) return undefined;
     const { record } = entry;
     if (entry.disabled) throw new SignatureVerificationError('revoked_key', 'the key’s principal is disabled');
@@ -231,11 +226,11 @@ export class SigningKeys implements OnModuleDestroy {
   }
 
   onModuleDestroy(): void {
-    for (const unsubscribe of this.unsubscribe) unsubscribe();
+    this.cache.close();
   }
 
-  private async load(accessKeyId: string): Promise<CachedKey | undefined> {
-    const generation = this.generation;
+  // null: no such key, or its principal is gone (remembered as unknown).
+  private async load(accessKeyId: string): Promise<CachedKey | null> {
     let record: SigningKeyRecord | null;
     let access: Awaited<ReturnType<PrincipalStore['accessOf']>>;
     // A store that cannot answer is a 503 (deny, retry later), never a 500 and never an accepted key.
@@ -245,10 +240,7 @@ export class SigningKeys implements OnModuleDestroy {
     } catch (error) {
       throw new SecurityStoreUnavailableError('credential', 2, { cause: error });
     }
-    if (!record || !access) {
-      if (generation === this.generation) this.unknown.set(accessKeyId, true);
-      return undefined;
-    }
+    if (!record || !access) return null;
     const principal = access.principal;
     const rateLimit = principal.attributes?.rateLimit;
     const entry: CachedKey = {
@@ -273,7 +265,6 @@ export class SigningKeys implements OnModuleDestroy {
         }),
       }),
     };
-    if (generation === this.generation) this.known.set(accessKeyId, entry);
     return entry;
   }
 
@@ -304,25 +295,6 @@ export class SigningKeys implements OnModuleDestroy {
       );
     }
     return this.ring;
-  }
-
-  private forgetKey(accessKeyId: string): void {
-    this.generation++;
-    this.known.delete(accessKeyId);
-    this.unknown.delete(accessKeyId);
-  }
-
-  private forgetPrincipal(principalId: string): void {
-    this.generation++;
-    for (const [id, entry] of this.known.entries()) {
-      if (entry.record.principalId === principalId) this.known.delete(id);
-    }
-  }
-
-  private forgetAll(): void {
-    this.generation++;
-    this.known.clear();
-    this.unknown.clear();
   }
 }
 

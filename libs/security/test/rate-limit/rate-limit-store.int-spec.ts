@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeWithRedis, TEST_REDIS_URL } from '../../../../test/support/services.js';
+import { describeWithRedis } from '../../../../test/support/services.js';
+import { deleteKeys, testRedisClient, useTestRedis } from '../support/test-redis.js';
 import {
   describeWithRedisServer,
   startRedisServer,
@@ -15,21 +16,6 @@ import { describeRateLimitStoreContract, T0 } from './rate-limit-store.contract.
 
 const RUN_PREFIX = `nas_test:rl:${randomBytes(6).toString('hex')}:`;
 const W = 60_000;
-
-function client(url = TEST_REDIS_URL): Redis {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 1_000 });
-  redis.on('error', () => {});
-  return redis;
-}
-
-async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1_000);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-}
 
 /** 1,000 concurrent requests on one key with a limit of 100, spread over the given stores. */
 async function burst(stores: readonly RateLimitStore[]): Promise<RateLimitDecision[]> {
@@ -84,43 +70,31 @@ describe('MemoryRateLimitStore', () => {
 });
 
 describeWithRedis('RedisRateLimitStore', () => {
-  const clients: Redis[] = [];
-  let admin: Redis;
+  const shared = useTestRedis(RUN_PREFIX);
   let testNumber = 0;
-
-  beforeAll(async () => {
-    admin = client();
-    await admin.connect();
-  });
-
-  afterAll(async () => {
-    await deleteKeys(admin, RUN_PREFIX);
-    await Promise.all([admin, ...clients].map((redis) => redis.quit().catch(() => redis.disconnect())));
-  });
 
   describeRateLimitStoreContract('redis', async () => {
     const prefix = `${RUN_PREFIX}${++testNumber}:`;
-    const store = new RedisRateLimitStore(admin, { prefix });
+    const store = new RedisRateLimitStore(shared.admin(), { prefix });
     await store.init();
-    return { store, cleanup: () => deleteKeys(admin, prefix) };
+    return { store, cleanup: () => deleteKeys(shared.admin(), prefix) };
   });
 
   it('allows exactly 100 of 1,000 concurrent requests against a limit of 100, from two instances', async () => {
     const prefix = `${RUN_PREFIX}burst:`;
-    const [first, second] = [client(), client()];
-    clients.push(first, second);
+    const [first, second] = [shared.client(), shared.client()];
     await Promise.all([first.connect(), second.connect()]);
     const stores = [new RedisRateLimitStore(first, { prefix }), new RedisRateLimitStore(second, { prefix })];
 
     const decisions = await burst(stores);
 
     expect(decisions.filter((decision) => decision.allowed)).toHaveLength(100);
-    await deleteKeys(admin, prefix);
+    await deleteKeys(shared.admin(), prefix);
   });
 
   it('stores one small hash per key, expiring two windows after its window started (or when its block ends)', async () => {
     const prefix = `${RUN_PREFIX}ttl:`;
-    const store = new RedisRateLimitStore(admin, { prefix });
+    const store = new RedisRateLimitStore(shared.admin(), { prefix });
     const now = Date.now();
     await store.consume(
       [
@@ -129,30 +103,30 @@ describeWithRedis('RedisRateLimitStore', () => {
       ],
       now,
     );
-    expect(await admin.hgetall(`${prefix}a`)).toEqual({
+    expect(await shared.admin().hgetall(`${prefix}a`)).toEqual({
       ws: String(now - (now % W)),
       cur: '1',
       prev: '0',
       bu: '0',
     });
-    const ttl = await admin.pttl(`${prefix}a`);
+    const ttl = await shared.admin().pttl(`${prefix}a`);
     expect(ttl).toBeGreaterThan(W);
     expect(ttl).toBeLessThanOrEqual(2 * W);
-    await deleteKeys(admin, prefix);
+    await deleteKeys(shared.admin(), prefix);
   });
 
   it('uses the prefix for every key, and keeps stores with different prefixes apart', async () => {
     const [one, two] = [`${RUN_PREFIX}p1:`, `${RUN_PREFIX}p2:`];
-    const first = new RedisRateLimitStore(admin, { prefix: one });
-    const second = new RedisRateLimitStore(admin, { prefix: two });
+    const first = new RedisRateLimitStore(shared.admin(), { prefix: one });
+    const second = new RedisRateLimitStore(shared.admin(), { prefix: two });
     await first.consume([{ key: 'k', limit: 1, windowMs: W }], T0);
     expect(await second.consume([{ key: 'k', limit: 1, windowMs: W }], T0)).toMatchObject([{ allowed: true }]);
-    expect(await admin.exists(`${one}k`, `${two}k`)).toBe(2);
-    await Promise.all([deleteKeys(admin, one), deleteKeys(admin, two)]);
+    expect(await shared.admin().exists(`${one}k`, `${two}k`)).toBe(2);
+    await Promise.all([deleteKeys(shared.admin(), one), deleteKeys(shared.admin(), two)]);
   });
 
   it('loads the script under the SHA it calls', async () => {
-    expect(await admin.script('EXISTS', RATE_LIMIT_LUA_SHA)).toEqual([1]);
+    expect(await shared.admin().script('EXISTS', RATE_LIMIT_LUA_SHA)).toEqual([1]);
   });
 });
 
@@ -163,7 +137,7 @@ describeWithRedisServer('RedisRateLimitStore on a private server', () => {
 
   beforeAll(async () => {
     server = await startRedisServer();
-    redis = client(server.url);
+    redis = testRedisClient(server.url);
     await redis.connect();
   });
 

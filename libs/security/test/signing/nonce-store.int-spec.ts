@@ -6,7 +6,8 @@ import {
   startRedisServer,
   type TestRedisServer,
 } from '../../../../test/support/redis-server.js';
-import { describeWithRedis, TEST_REDIS_URL } from '../../../../test/support/services.js';
+import { describeWithRedis } from '../../../../test/support/services.js';
+import { deleteKeys, testRedisClient, useTestRedis } from '../support/test-redis.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { SecurityStoreUnavailableError } from '../../src/core/errors.js';
 import { MemoryNonceStore } from '../../src/signing/adapters/memory-nonce.store.js';
@@ -14,21 +15,6 @@ import { RedisNonceStore } from '../../src/signing/adapters/redis-nonce.store.js
 import { describeNonceStoreContract } from './nonce-store.contract.js';
 
 const RUN_PREFIX = `nas_test:nonce:${randomBytes(6).toString('hex')}:`;
-
-function client(url = TEST_REDIS_URL): Redis {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 1_000 });
-  redis.on('error', () => {});
-  return redis;
-}
-
-async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1_000);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -121,64 +107,52 @@ describe('RedisNonceStore without an answer', () => {
 });
 
 describeWithRedis('RedisNonceStore', () => {
-  const clients: Redis[] = [];
-  let admin: Redis;
+  const shared = useTestRedis(RUN_PREFIX);
   let testNumber = 0;
-
-  beforeAll(async () => {
-    admin = client();
-    await admin.connect();
-  });
-
-  afterAll(async () => {
-    await deleteKeys(admin, RUN_PREFIX);
-    await Promise.all([admin, ...clients].map((redis) => redis.quit().catch(() => redis.disconnect())));
-  });
 
   describeNonceStoreContract('redis', async () => {
     const prefix = `${RUN_PREFIX}${++testNumber}:`;
     return {
-      store: new RedisNonceStore(admin, { prefix }),
+      store: new RedisNonceStore(shared.admin(), { prefix }),
       elapse: (ms) => sleep(ms),
       ttlMs: 600,
-      cleanup: () => deleteKeys(admin, prefix),
+      cleanup: () => deleteKeys(shared.admin(), prefix),
     };
   });
 
   it('accepts exactly one of 200 concurrent claims of one key from two instances', async () => {
     const prefix = `${RUN_PREFIX}race:`;
-    const [first, second] = [client(), client()];
-    clients.push(first, second);
+    const [first, second] = [shared.client(), shared.client()];
     await Promise.all([first.connect(), second.connect()]);
     const stores = [new RedisNonceStore(first, { prefix }), new RedisNonceStore(second, { prefix })];
 
     const results = await Promise.all(Array.from({ length: 200 }, (_, i) => stores[i % 2]!.claim('one', 60_000)));
 
     expect(results.filter(Boolean)).toHaveLength(1);
-    await deleteKeys(admin, prefix);
+    await deleteKeys(shared.admin(), prefix);
   });
 
   it('stores one key under the prefix, expiring after the TTL', async () => {
     const prefix = `${RUN_PREFIX}ttl:`;
-    const store = new RedisNonceStore(admin, { prefix });
+    const store = new RedisNonceStore(shared.admin(), { prefix });
 
     await store.claim('hmac-sha256:NASAAAAAAAAAAAAAAAAA:n', 30_000);
 
-    expect(await admin.get(`${prefix}hmac-sha256:NASAAAAAAAAAAAAAAAAA:n`)).toBe('1');
-    const ttl = await admin.pttl(`${prefix}hmac-sha256:NASAAAAAAAAAAAAAAAAA:n`);
+    expect(await shared.admin().get(`${prefix}hmac-sha256:NASAAAAAAAAAAAAAAAAA:n`)).toBe('1');
+    const ttl = await shared.admin().pttl(`${prefix}hmac-sha256:NASAAAAAAAAAAAAAAAAA:n`);
     expect(ttl).toBeGreaterThan(25_000);
     expect(ttl).toBeLessThanOrEqual(30_000);
-    await deleteKeys(admin, prefix);
+    await deleteKeys(shared.admin(), prefix);
   });
 
   it('keeps stores with different prefixes apart, and defaults to nas:nonce:', async () => {
     const [one, two] = [`${RUN_PREFIX}p1:`, `${RUN_PREFIX}p2:`];
 
-    expect(await new RedisNonceStore(admin, { prefix: one }).claim('k', 60_000)).toBe(true);
-    expect(await new RedisNonceStore(admin, { prefix: two }).claim('k', 60_000)).toBe(true);
-    expect(await admin.exists(`${one}k`, `${two}k`)).toBe(2);
-    expect(new RedisNonceStore(admin).prefix).toBe('nas:nonce:');
-    await Promise.all([deleteKeys(admin, one), deleteKeys(admin, two)]);
+    expect(await new RedisNonceStore(shared.admin(), { prefix: one }).claim('k', 60_000)).toBe(true);
+    expect(await new RedisNonceStore(shared.admin(), { prefix: two }).claim('k', 60_000)).toBe(true);
+    expect(await shared.admin().exists(`${one}k`, `${two}k`)).toBe(2);
+    expect(new RedisNonceStore(shared.admin()).prefix).toBe('nas:nonce:');
+    await Promise.all([deleteKeys(shared.admin(), one), deleteKeys(shared.admin(), two)]);
   });
 });
 
@@ -190,7 +164,7 @@ describeWithRedisServer('RedisNonceStore on a private server', () => {
 
   beforeAll(async () => {
     server = await startRedisServer();
-    [redis, admin] = [client(server.url), client(server.url)];
+    [redis, admin] = [testRedisClient(server.url), testRedisClient(server.url)];
     await Promise.all([redis.connect(), admin.connect()]);
   });
 
