@@ -397,6 +397,24 @@ describe.each(ADAPTERS)('request signing over HTTP on %s', (adapter) => {
       { name: 'a path containing %20', method: 'GET', path: '/signed/echo/a%20b/c%20d.txt', query: 'q=a%20b' },
     ];
 
+    /** Sends a request an AWS signer signed and checks the echo names it as SigV4 with our key. */
+    const expectAwsEcho = async (
+      { method, path, query, body }: { method: string; path: string; query: string; body?: string },
+      target: string,
+      headers: Record<string, string>,
+    ) => {
+      const bytes = body === undefined ? {} : { body: Buffer.from(body) };
+      const response = await call({ method, target, headers, ...bytes });
+      expectEcho(response, {
+        method,
+        path,
+        query,
+        ...bytes,
+        accessKeyId: hmacKey.accessKeyId,
+        scheme: 'aws4-hmac-sha256',
+      });
+    };
+
     it.each(cases)('@smithy/signature-v4: $name', async ({ method, path, query, body }) => {
       const signer = new SignatureV4({
         credentials: { accessKeyId: hmacKey.accessKeyId, secretAccessKey: hmacKey.secret! },
@@ -423,20 +441,7 @@ describe.each(ADAPTERS)('request signing over HTTP on %s', (adapter) => {
       });
       const signedRequest = await signer.sign(request);
       const target = `${path}${query ? `?${query}` : ''}`;
-      const response = await call({
-        method,
-        target,
-        headers: signedRequest.headers as Record<string, string>,
-        ...(body === undefined ? {} : { body: Buffer.from(body) }),
-      });
-      expectEcho(response, {
-        method,
-        path,
-        query,
-        ...(body === undefined ? {} : { body: Buffer.from(body) }),
-        accessKeyId: hmacKey.accessKeyId,
-        scheme: 'aws4-hmac-sha256',
-      });
+      await expectAwsEcho({ method, path, query, body }, target, signedRequest.headers as Record<string, string>);
     });
 
     it.each(cases)('aws4: $name', async ({ method, path, query, body }) => {
@@ -453,20 +458,7 @@ describe.each(ADAPTERS)('request signing over HTTP on %s', (adapter) => {
         { accessKeyId: hmacKey.accessKeyId, secretAccessKey: hmacKey.secret! },
       );
       const headers = Object.fromEntries(Object.entries(options.headers ?? {}).map(([k, v]) => [k, String(v)]));
-      const response = await call({
-        method,
-        target: options.path ?? target,
-        headers,
-        ...(body === undefined ? {} : { body: Buffer.from(body) }),
-      });
-      expectEcho(response, {
-        method,
-        path,
-        query,
-        ...(body === undefined ? {} : { body: Buffer.from(body) }),
-        accessKeyId: hmacKey.accessKeyId,
-        scheme: 'aws4-hmac-sha256',
-      });
+      await expectAwsEcho({ method, path, query, body }, options.path ?? target, headers);
       // ... once.
       await expectRefused(
         await call({ method, target, headers, ...(body ? { body: Buffer.from(body) } : {}) }),
