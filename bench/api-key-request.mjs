@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { LIBRARY, fail, loadAverage, machineSummary, loadSettings, requireLibrary } from './lib/cli.mjs';
 import { percent, summarizeProfile } from './lib/cpu-profile.mjs';
 import { importAutocannon, load, median, ms, startServer } from './lib/http-load.mjs';
-import { createAdapter, decorateMethod, listenAndReport } from './lib/nest-app.mjs';
+import { createAdapter, decorateMethod, seedKeyAndListen } from './lib/nest-app.mjs';
 
 const ROUTES = [
   { name: 'public', path: '/public', label: '`GET /public` (`@Public()`)', withKey: false },
@@ -95,12 +95,7 @@ async function serve(adapterName) {
   })(BenchModule);
 
   const app = await NestFactory.create(BenchModule, await createAdapter(adapterName), { logger: ['error'] });
-  const actor = { label: 'bench' };
-  const principals = app.get(Principals);
-  await principals.defineRole('viewer', ROLE_PERMISSIONS, actor);
-  const owner = await principals.create({ username: 'bench-service', kind: 'service', roles: ['viewer'] }, actor);
-  const issued = await app.get(ApiKeys).create({ ownerId: owner.id, name: 'bench' }, actor);
-  await listenAndReport(app, { key: issued.key, principalId: owner.id });
+  await seedKeyAndListen(app, { Principals, ApiKeys }, ROLE_PERMISSIONS);
 }
 
 /** Parent: loads each route in turn, each in a fresh server, and prints the table. */

@@ -27,7 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LIBRARY, fail, loadAverage, loadSettings, machineSummary, requireLibrary } from './lib/cli.mjs';
 import { importAutocannon, load, median, ms, startServer } from './lib/http-load.mjs';
-import { createAdapter, decorateMethod, listenAndReport } from './lib/nest-app.mjs';
+import { createAdapter, decorateMethod, seedKeyAndListen } from './lib/nest-app.mjs';
 import { deleteMatching } from './lib/redis.mjs';
 
 const HUGE = '1000000000/60s';
@@ -150,12 +150,7 @@ async function serve(caseName, adapterName) {
   })(BenchModule);
 
   const app = await NestFactory.create(BenchModule, await createAdapter(adapterName), { logger: ['error'] });
-  const actor = { label: 'bench' };
-  const principals = app.get(Principals);
-  await principals.defineRole('viewer', ROLE_PERMISSIONS, actor);
-  const owner = await principals.create({ username: 'bench-service', kind: 'service', roles: ['viewer'] }, actor);
-  const issued = await app.get(ApiKeys).create({ ownerId: owner.id, name: 'bench' }, actor);
-  await listenAndReport(app, { key: issued.key, principalId: owner.id });
+  await seedKeyAndListen(app, { Principals, ApiKeys }, ROLE_PERMISSIONS);
 }
 
 /** Parent: runs the cases interleaved, prints the table, deletes its Redis keys. */

@@ -35,3 +35,16 @@ export async function listenAndReport(app, extra = {}) {
     );
   });
 }
+
+/**
+ * Seeds a service principal with a `viewer` role of `permissions` and one API key through the library's
+ * own services (`{ Principals, ApiKeys }` from the compiled library), then `listenAndReport`s the key.
+ */
+export async function seedKeyAndListen(app, { Principals, ApiKeys }, permissions) {
+  const actor = { label: 'bench' };
+  const principals = app.get(Principals);
+  await principals.defineRole('viewer', permissions, actor);
+  const owner = await principals.create({ username: 'bench-service', kind: 'service', roles: ['viewer'] }, actor);
+  const issued = await app.get(ApiKeys).create({ ownerId: owner.id, name: 'bench' }, actor);
+  await listenAndReport(app, { key: issued.key, principalId: owner.id });
+}
