@@ -1,7 +1,7 @@
 import { Module, type DynamicModule, type Type } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { SECURITY_ENTITIES, SECURITY_MIGRATIONS, SecurityModule, securityDataSourceOptions } from '@app/security';
-import type { DemoConfig } from './config/demo-config.js';
+import { signingOptionsOf, type DemoConfig } from './config/demo-config.js';
 import { AdminKeysController, MyKeysController } from './admin/admin-keys.controller.js';
 import { AdminAuditController } from './admin/admin-audit.controller.js';
 import { AdminRolesController } from './admin/admin-roles.controller.js';
@@ -73,15 +73,7 @@ export class AppModule {
           changes: { transport: config.changesTransport ?? (database.embedded ? 'polling' : 'auto') },
           anomalies: { failedAuthPerIp: config.anomalies.failedAuthPerIp, blockFor: config.anomalies.blockFor },
           alerts: config.alertWebhook ? { webhook: config.alertWebhook } : false,
-          signing: {
-            masterKeys: config.signing.masterKeys,
-            // Local development only: production refuses a generated key and needs SIGNING_MASTER_KEYS.
-            masterKeyFile:
-              config.signing.masterKeys === undefined && config.nodeEnv !== 'production'
-                ? `${config.dataDir}/signing-master.key`
-                : false,
-            sigv4: config.signing.sigv4,
-          },
+          signing: signingOptionsOf(config),
         }),
       ],
       controllers,

@@ -26,7 +26,7 @@ import {
   type EmbeddedPostgres,
   type StoredAuditEvent,
 } from '@app/security';
-import { readDemoConfig, type DemoConfig } from './config/demo-config.js';
+import { readDemoConfig, signingOptionsOf, type DemoConfig } from './config/demo-config.js';
 import { DemoSeeder } from './seed.js';
 import { DEMO_ENTITIES, DEMO_MIGRATIONS } from './persistence.js';
 
@@ -72,14 +72,7 @@ class CliModule {
           // The CLI publishes its changes itself, on the transport the running instances listen to.
           changes: { transport: config.changesTransport ?? (embedded ? 'polling' : 'auto') },
           // The same master keys as the running demo (app.module.ts), so secrets it seals there open here.
-          signing: {
-            masterKeys: config.signing.masterKeys,
-            masterKeyFile:
-              config.signing.masterKeys === undefined && config.nodeEnv !== 'production'
-                ? `${config.dataDir}/signing-master.key`
-                : false,
-            sigv4: config.signing.sigv4,
-          },
+          signing: signingOptionsOf(config),
         }),
       ],
     };

@@ -1,3 +1,4 @@
+import type { SigningOptions } from '@app/security';
 import { resolve } from 'node:path';
 
 /** The demo's settings, read once from the environment (see the README's configuration table). */
@@ -45,6 +46,22 @@ export interface DemoConfig {
 export class DemoConfigError extends Error {}
 
 /** Reads the demo's environment. Pure: takes the environment as an argument. */
+/**
+ * The `signing` options of the demo and its CLI (the same master keys in both, so a secret sealed by one
+ * opens in the other): `SIGNING_MASTER_KEYS`, or for local development only a generated
+ * `DATA_DIR/signing-master.key` (production refuses a generated key).
+ */
+export function signingOptionsOf(config: DemoConfig): SigningOptions {
+  return {
+    masterKeys: config.signing.masterKeys,
+    masterKeyFile:
+      config.signing.masterKeys === undefined && config.nodeEnv !== 'production'
+        ? `${config.dataDir}/signing-master.key`
+        : false,
+    sigv4: config.signing.sigv4,
+  };
+}
+
 export function readDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig {
   const adapter = env.HTTP_ADAPTER ?? 'fastify';
   if (adapter !== 'fastify' && adapter !== 'express') {
