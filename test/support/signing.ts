@@ -1,14 +1,8 @@
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { createHash } from 'node:crypto';
-import {
-  AuditEventStore,
-  SecurityEvents,
-  signRequest,
-  type SignatureScheme,
-  type SigningCredentials,
-  type StoredAuditEvent,
-} from '@app/security';
+import { signRequest, type SignatureScheme, type SigningCredentials, type StoredAuditEvent } from '@app/security';
 import type { RunningDemo } from './demo-app.js';
+import { eventOf } from './events.js';
 
 /** The demo's SigV4 credential scope (SIGV4_REGION, SIGV4_SERVICE defaults). */
 export const SIGV4_SCOPE = { region: 'us-east-1', service: 'demo' } as const;
@@ -99,17 +93,9 @@ export function signed(baseUrl: string, signer: Signer, input: SignInput): WireR
   return { method: input.method, target: input.target, headers: { ...headers, ...added }, ...(body ? { body } : {}) };
 }
 
-/** The SIGNATURE_REJECTED event of one request (by its request id), read in-process after a flush. */
-export async function rejectionOf(server: RunningDemo, requestId: string): Promise<StoredAuditEvent | undefined> {
-  const app = server.demo.app;
-  for (let attempt = 0; attempt < 20; attempt++) {
-    await app.get(SecurityEvents).flush();
-    const events = await app.get(AuditEventStore).query({ type: 'SIGNATURE_REJECTED', limit: 1000 });
-    const event = events.find((candidate) => candidate.requestId === requestId);
-    if (event) return event;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  return undefined;
+/** The SIGNATURE_REJECTED event of one request (by its request id). */
+export function rejectionOf(server: RunningDemo, requestId: string): Promise<StoredAuditEvent | undefined> {
+  return eventOf(server, 'SIGNATURE_REJECTED', requestId);
 }
 
 /** The parts of a 401 problem every refusal shares (the request id and instance differ per request). */

@@ -44,8 +44,9 @@ export async function createDemoApp(
     const app = await NestFactory.create(AppModule.forRoot(config, database), adapter, {
       logger: options.logger,
       bufferLogs: false,
-      // Signatures cover the exact bytes received: Nest's JSON and urlencoded parsers keep them.
-      rawBody: true,
+      // SecurityModule reads every body itself, under its size and shape limits, and keeps the exact bytes
+      // that signatures cover; Nest's own parsers would read first.
+      bodyParser: false,
     });
     mountOpenApi(app);
     return {

@@ -16,6 +16,8 @@ export type {
   ResolvedRateLimitOptions,
   ResolvedRateLimitPolicy,
   CorsOptions,
+  InputLimitOptions,
+  ResolvedInputLimits,
   AuditOptions,
   ResolvedAuditOptions,
   RedisOptions,
@@ -35,13 +37,23 @@ export {
   InvalidInputError,
   MalformedBodyError,
   PayloadTooLargeError,
+  UnsupportedMediaTypeError,
   RateLimitExceededError,
   SecurityStoreUnavailableError,
   ResourceNotFoundError,
   type CredentialFailureReason,
   type InvalidParam,
+  type InputViolation,
 } from './core/errors.js';
-export { parseDuration, parseLimit, DURATION_PATTERN, LIMIT_PATTERN, type Limit } from './core/durations.js';
+export {
+  parseDuration,
+  parseLimit,
+  parseSize,
+  DURATION_PATTERN,
+  LIMIT_PATTERN,
+  SIZE_PATTERN,
+  type Limit,
+} from './core/durations.js';
 export { Clock, SystemClock, ManualClock } from './core/clock.js';
 export { REQUEST_ID_PATTERN } from './core/request-id.js';
 
@@ -152,7 +164,31 @@ export { TypeOrmPrincipalStore } from './principals/adapters/typeorm-principal.s
 export { Principals, type CreatePrincipalInput, type PrincipalView } from './principals/principals.service.js';
 export { PasswordHasher, PASSWORD_HASH_COST, PASSWORD_HASH_TEST_COST } from './principals/password-hasher.js';
 export { checkPassword, type PasswordProblem } from './principals/password-policy.js';
-export { createSecurityValidationPipe } from './validation/security-validation.pipe.js';
+export { createSecurityValidationPipe, SecurityValidationPipe } from './validation/security-validation.pipe.js';
+export { BodyLimit, BODY_LIMIT } from './validation/body-limit.decorator.js';
+export { BodyLimits, BodyLimitGuard } from './validation/body-limits.service.js';
+export { installBodyParsing, decodeBody, type BodyParsingSettings } from './validation/body-parsing.js';
+export { installHeaderLimit } from './validation/header-limit.js';
+export {
+  checkJsonShape,
+  parseJsonWithin,
+  checkValueShape,
+  checkQueryString,
+  FORBIDDEN_KEYS,
+  type JsonShapeLimits,
+  type ShapeViolation,
+} from './validation/core/json-shape.js';
+export { scalarFilter } from './validation/core/document-filter.js';
+export {
+  SafeUsername,
+  HostnameOrIp,
+  BoundedString,
+  LowerCased,
+  StrictInt,
+  SanitizedHtml,
+  sanitizeRichText,
+  StrongPassword,
+} from './validation/decorators.js';
 export * from './changes/index.js';
 export { ResourcePolicy, type PolicyContext } from './authz/resource-policy.js';
 export { Authorize, AuthorizedResource, type AuthorizeMetadata } from './authz/authorize.decorator.js';
@@ -316,6 +352,6 @@ export {
 export { SignatureAuthenticator, signatureOf, type VerifiedSignature } from './signing/signature.authenticator.js';
 export { Signed, SIGNED, type SignedOptions } from './signing/signed.decorator.js';
 export { SignedGuard } from './signing/signed.guard.js';
-export { rawBodyOf, installRawBodyCapture, RAW_BODY_LIMIT_BYTES } from './signing/raw-body.js';
+export { rawBodyOf } from './signing/raw-body.js';
 export { SignatureRejectedError } from './core/errors.js';
 export type { SigningOptions, ResolvedSigningOptions } from './options/security-options.js';

@@ -28,6 +28,9 @@ import { PrincipalStore } from './principals/principal.store.js';
 import { PasswordHasher } from './principals/password-hasher.js';
 import { STORE_PROVIDERS } from './security.providers.js';
 import { createSecurityValidationPipe } from './validation/security-validation.pipe.js';
+import { installBodyParsing } from './validation/body-parsing.js';
+import { BodyLimitGuard, BodyLimits } from './validation/body-limits.service.js';
+import { installHeaderLimit } from './validation/header-limit.js';
 import { SecurityEvents } from './audit/security-events.service.js';
 import { createSecurityLogger } from './audit/security-logger.js';
 import { Clock, SystemClock } from './core/clock.js';
@@ -44,7 +47,6 @@ import { RateLimitStore } from './rate-limit/rate-limit.store.js';
 import { RateLimiter } from './rate-limit/rate-limiter.js';
 import { RATE_LIMITER, RateLimits } from './rate-limit/rate-limits.service.js';
 import { NonceStore } from './signing/nonce.store.js';
-import { installRawBodyCapture } from './signing/raw-body.js';
 import { SignatureAuthenticator } from './signing/signature.authenticator.js';
 import { SignedGuard } from './signing/signed.guard.js';
 import { SigningKeyStore } from './signing/signing-key.store.js';
@@ -125,6 +127,7 @@ import { SECURITY_AUTHENTICATORS, SECURITY_LOGGER, SECURITY_OPTIONS, SECURITY_RE
         options.rateLimit ? createRateLimiter(options.rateLimit, store, clock, events) : null,
     },
     RateLimits,
+    BodyLimits,
     SecurityMetrics,
     AnomalyDetector,
     WebhookAlertSink,
@@ -135,6 +138,7 @@ import { SECURITY_AUTHENTICATORS, SECURITY_LOGGER, SECURITY_OPTIONS, SECURITY_RE
       useFactory: (events: SecurityEvents) => () => events.auditStats().queued,
     },
     // Global guards run in the order they are provided: the pipeline order of DESIGN.md.
+    { provide: APP_GUARD, useClass: BodyLimitGuard },
     { provide: APP_GUARD, useClass: IpBlockGuard },
     { provide: APP_GUARD, useClass: IpRateLimitGuard },
     { provide: APP_GUARD, useClass: AuthenticationGuard },
@@ -186,6 +190,7 @@ export class SecurityModule
     private readonly keyStore: ApiKeyStore,
     private readonly bus: SecurityChangeBus,
     @Inject(SECURITY_REDIS) private readonly redis: Redis | null,
+    private readonly bodyLimits: BodyLimits,
   ) {
     super();
   }
@@ -195,8 +200,9 @@ export class SecurityModule
     const adapter = this.adapterHost.httpAdapter;
     if (!adapter) return;
     installRequestIdHook(adapter, this.options.requestId ? this.options.requestId.trustInbound : false);
-    // Signatures cover the exact body bytes, whatever the content type.
-    if (this.options.signing) installRawBodyCapture(adapter, { typeBaseUri: this.options.problems.typeBaseUri });
+    // The library reads every body itself, under its limits, and keeps the bytes signatures cover.
+    installBodyParsing(adapter, { capBytes: this.bodyLimits.capBytes, limits: this.options.limits });
+    installHeaderLimit(adapter.getHttpServer(), this.options.limits.headerBytes, this.options.problems.typeBaseUri);
   }
 
   onApplicationBootstrap(): void {

@@ -1,4 +1,4 @@
-import { parseDuration, parseLimit } from './durations.js';
+import { parseDuration, parseLimit, parseSize } from './durations.js';
 
 describe('parseDuration', () => {
   it.each([
@@ -34,6 +34,21 @@ describe('parseLimit', () => {
     'refuses %j',
     (text) => {
       expect(parseLimit(text)).toBeUndefined();
+    },
+  );
+});
+
+describe('parseSize', () => {
+  it('parses bytes, kilobytes and megabytes (powers of 1024)', () => {
+    expect(parseSize('512b')).toBe(512);
+    expect(parseSize('100kb')).toBe(102_400);
+    expect(parseSize('2mb')).toBe(2_097_152);
+  });
+
+  it.each(['100', 'kb', '0kb', '1.5mb', '100KB', ' 1kb', '1gb', '-1kb', '99999999999999999999mb'])(
+    'refuses %j',
+    (text) => {
+      expect(parseSize(text)).toBeUndefined();
     },
   );
 });

@@ -40,3 +40,19 @@ export function parseLimit(text: string): Limit | undefined {
   }
   return { limit, windowMs };
 }
+
+const UNIT_BYTES = { b: 1, kb: 1_024, mb: 1_048_576 } as const;
+
+/** A size such as `100kb`, `2mb`, `512b` (1 kb = 1024 bytes). */
+export const SIZE_PATTERN = /^(\d+)(b|kb|mb)$/;
+
+/**
+ * Parses a size into bytes, or returns `undefined` when the text does not match the grammar or is 0.
+ * @example parseSize('100kb') // 102_400
+ */
+export function parseSize(text: string): number | undefined {
+  const match = SIZE_PATTERN.exec(text);
+  if (!match) return undefined;
+  const bytes = Number(match[1]) * UNIT_BYTES[match[2] as keyof typeof UNIT_BYTES];
+  return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : undefined;
+}

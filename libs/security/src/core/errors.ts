@@ -117,6 +117,16 @@ export interface InvalidParam {
   readonly reason: string;
 }
 
+/**
+ * What the security event records about one refused input: the field, the rule it broke and, for fields
+ * that are not secrets, the start of the value (at most 32 characters). Never sent to the client.
+ */
+export interface InputViolation {
+  readonly name: string;
+  readonly rule: string;
+  readonly value?: string;
+}
+
 /** The request's input failed validation. */
 export class InvalidInputError extends SecurityError {
   override readonly code = 'ERR_SECURITY_INVALID_INPUT';
@@ -124,6 +134,8 @@ export class InvalidInputError extends SecurityError {
     readonly invalidParams: readonly InvalidParam[],
     detail = 'The request has invalid parameters',
     context: Record<string, unknown> = {},
+    /** For the `INVALID_INPUT` event; defaults to the params, each with the rule `invalid`. */
+    readonly violations: readonly InputViolation[] = invalidParams.map(({ name }) => ({ name, rule: 'invalid' })),
   ) {
     super(detail, context);
   }
@@ -142,6 +154,14 @@ export class PayloadTooLargeError extends SecurityError {
   override readonly code = 'ERR_SECURITY_PAYLOAD_TOO_LARGE';
   constructor(context: Record<string, unknown> = {}) {
     super('The request body is too large', context);
+  }
+}
+
+/** The request body has a content type or encoding the route does not take (JSON only for DTO bodies). */
+export class UnsupportedMediaTypeError extends SecurityError {
+  override readonly code = 'ERR_SECURITY_UNSUPPORTED_MEDIA_TYPE';
+  constructor(context: Record<string, unknown> = {}) {
+    super('The request body has an unsupported media type', context);
   }
 }
 

@@ -43,6 +43,7 @@ const EVENT_OF_CODE: Readonly<Record<string, SecurityEventType>> = {
   ERR_SECURITY_INVALID_INPUT: 'INVALID_INPUT',
   ERR_SECURITY_MALFORMED_BODY: 'INVALID_INPUT',
   ERR_SECURITY_PAYLOAD_TOO_LARGE: 'INVALID_INPUT',
+  ERR_SECURITY_UNSUPPORTED_MEDIA_TYPE: 'INVALID_INPUT',
 };
 
 /**
@@ -134,6 +135,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
         code: error.code,
         ...(error instanceof InvalidCredentialsError ? { reason: error.reason } : {}),
         ...(error instanceof AuthenticationRequiredError ? { reason: 'missing' } : {}),
+        ...(error instanceof InvalidInputError ? { params: error.violations } : {}),
         ...error.context,
       },
     });

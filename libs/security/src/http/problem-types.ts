@@ -75,6 +75,12 @@ export const PROBLEM_TYPES: Readonly<Record<string, ProblemType>> = Object.freez
     title: 'Content Too Large',
     detail: 'The request body is larger than this endpoint accepts.',
   },
+  ERR_SECURITY_UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    slug: 'unsupported-media-type',
+    title: 'Unsupported Media Type',
+    detail: 'This endpoint takes a JSON body (Content-Type: application/json, no Content-Encoding).',
+  },
   ERR_SECURITY_RATE_LIMITED: {
     status: 429,
     slug: 'rate-limited',
@@ -100,6 +106,7 @@ export const GENERIC_PROBLEM_TYPES = Object.freeze({
     detail: 'This method is not allowed here.',
   },
   413: PROBLEM_TYPES.ERR_SECURITY_PAYLOAD_TOO_LARGE,
+  415: PROBLEM_TYPES.ERR_SECURITY_UNSUPPORTED_MEDIA_TYPE,
   503: PROBLEM_TYPES.ERR_SECURITY_STORE_UNAVAILABLE,
   500: {
     status: 500,

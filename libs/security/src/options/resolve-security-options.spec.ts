@@ -45,6 +45,14 @@ describe('resolveSecurityOptions', () => {
       maxKeys: 100_000,
     });
     expect(options.cors).toEqual({ origins: [], credentials: false, maxAgeSeconds: 600 });
+    expect(options.limits).toEqual({
+      bodyBytes: 102_400,
+      jsonDepth: 32,
+      jsonArrayLength: 1000,
+      jsonKeys: 1000,
+      queryParams: 100,
+      headerBytes: 16_384,
+    });
     expect(options.audit).toEqual({
       log: true,
       database: true,
@@ -217,6 +225,11 @@ describe('resolveSecurityOptions', () => {
     ]);
   });
 
+  it('takes input limits, each over its default', () => {
+    const limits = resolveSecurityOptions({ limits: { body: '1mb', jsonDepth: 8, headerBytes: 8192 } }).limits;
+    expect(limits).toMatchObject({ bodyBytes: 1_048_576, jsonDepth: 8, jsonArrayLength: 1000, headerBytes: 8192 });
+  });
+
   it('warns about a query-string key outside production and refuses it in production', () => {
     expect(resolveSecurityOptions({ apiKeys: { queryParam: 'api_key' } }).warnings.join('\n')).toMatch(/query string/);
     expect(codeOf({ apiKeys: { queryParam: 'api_key' } }, { NODE_ENV: 'production' })).toBe(
@@ -235,6 +248,12 @@ describe('resolveSecurityOptions', () => {
     ['an audit queue capacity of zero', { audit: { queueCapacity: 0 } }, 'ERR_SECURITY_CONFIG_INVALID_VALUE'],
     ['an audit head interval without unit', { audit: { headInterval: '60' } }, 'ERR_SECURITY_CONFIG_INVALID_DURATION'],
     ['an unknown environment', { environment: 'prod' }, 'ERR_SECURITY_CONFIG_INVALID_ENVIRONMENT'],
+    ['a body limit without a unit', { limits: { body: '100' } }, 'ERR_SECURITY_CONFIG_INVALID_SIZE'],
+    ['a body limit of zero', { limits: { body: '0kb' } }, 'ERR_SECURITY_CONFIG_INVALID_SIZE'],
+    ['a JSON depth of zero', { limits: { jsonDepth: 0 } }, 'ERR_SECURITY_CONFIG_INVALID_VALUE'],
+    ['a fractional array length', { limits: { jsonArrayLength: 1.5 } }, 'ERR_SECURITY_CONFIG_INVALID_VALUE'],
+    ['a header limit under 1 KiB', { limits: { headerBytes: 512 } }, 'ERR_SECURITY_CONFIG_INVALID_VALUE'],
+    ['limits switched off', { limits: false }, 'ERR_SECURITY_CONFIG_TYPE'],
     ['a limit without a unit', { rateLimit: { policies: { ip: '1000/60' } } }, 'ERR_SECURITY_CONFIG_INVALID_LIMIT'],
     ['a limit of zero', { rateLimit: { policies: { principal: '0/60s' } } }, 'ERR_SECURITY_CONFIG_INVALID_LIMIT'],
     ['a limit with a zero window', { rateLimit: { policies: { login: '5/0s' } } }, 'ERR_SECURITY_CONFIG_INVALID_LIMIT'],

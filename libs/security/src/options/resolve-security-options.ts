@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { SECURITY_EVENT_TYPES, type SecurityEventType } from '../audit/security-event-types.js';
 import { SecurityConfigError } from '../core/errors.js';
-import { parseDuration, parseLimit, type Limit } from '../core/durations.js';
+import { parseDuration, parseLimit, parseSize, type Limit } from '../core/durations.js';
 import { MONITORING_DEFAULTS } from '../monitoring/monitoring-defaults.js';
 import { SECURITY_DEFAULTS } from './security-defaults.js';
 import type {
@@ -23,6 +23,7 @@ const FEATURE_KEYS = new Set<string>([
   'apiKeys',
   'rateLimit',
   'cors',
+  'limits',
   'signing',
   'audit',
   'redis',
@@ -123,6 +124,7 @@ export function resolveSecurityOptions(
       return { prefix, environment: keyEnvironment, queryParam, defaultExpiryMs, pepper };
     }),
     rateLimit: feature(options.rateLimit, 'rateLimit', (raw) => resolveRateLimit(raw, options.redis, warnings)),
+    limits: resolveLimits(section(options.limits, 'limits', false) ?? {}),
     signing: feature(options.signing, 'signing', (raw) => resolveSigning(raw, production, warnings)),
     cors: feature(options.cors, 'cors', (raw) => {
       const d = SECURITY_DEFAULTS.cors;
@@ -485,6 +487,35 @@ function knownKeys(raw: Raw, name: string, keys: readonly string[]): void {
     if (!keys.includes(key))
       fail('UNKNOWN_OPTION', `${name}.${key}`, `unknown option; expected one of ${keys.join(', ')}`);
   }
+}
+
+function resolveLimits(raw: Raw): ResolvedSecurityOptions['limits'] {
+  const d = SECURITY_DEFAULTS.limits;
+  const body = raw.body ?? d.body;
+  const bodyBytes = typeof body === 'string' ? parseSize(body) : undefined;
+  if (bodyBytes === undefined) {
+    fail(
+      'INVALID_SIZE',
+      'limits.body',
+      `"${JSON.stringify(body)}" is not a size; use a number and a unit (b, kb, mb), e.g. "100kb"`,
+    );
+  }
+  const count = (name: keyof typeof d, min: number, max: number): number => {
+    const value = raw[name] ?? d[name];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      fail('INVALID_VALUE', `limits.${name}`, `use an integer from ${min} to ${max}`);
+    }
+    return value;
+  };
+  return {
+    bodyBytes,
+    jsonDepth: count('jsonDepth', 1, 1_000),
+    jsonArrayLength: count('jsonArrayLength', 1, 10_000_000),
+    jsonKeys: count('jsonKeys', 1, 10_000_000),
+    queryParams: count('queryParams', 1, 10_000),
+    // Below 1 KiB ordinary requests fail; above 64 KiB a header block is an attack surface, not a need.
+    headerBytes: count('headerBytes', 1_024, 65_536),
+  };
 }
 
 function feature<T>(value: unknown, name: string, build: (raw: Raw) => T): T | false {

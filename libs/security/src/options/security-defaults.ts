@@ -17,6 +17,14 @@ export const SECURITY_DEFAULTS = Object.freeze({
     ipv6Prefix: 64,
     maxKeys: 100_000,
   }),
+  limits: Object.freeze({
+    body: '100kb',
+    jsonDepth: 32,
+    jsonArrayLength: 1_000,
+    jsonKeys: 1_000,
+    queryParams: 100,
+    headerBytes: 16_384,
+  }),
   cors: Object.freeze({ origins: Object.freeze([] as string[]), credentials: false, maxAge: '10m' }),
   audit: Object.freeze({
     log: true,

@@ -163,6 +163,35 @@ export interface CorsOptions {
   readonly maxAge?: string;
 }
 
+/**
+ * Limits on what a request may send, enforced while the request is read, before anything is built from
+ * it. The library parses bodies itself on Express and Fastify (JSON is checked before `JSON.parse`).
+ */
+export interface InputLimitOptions {
+  /** Largest body, a size such as `100kb` or `1mb` (default `100kb`); `@BodyLimit()` changes it per route. */
+  readonly body?: string;
+  /** Deepest nesting of objects and arrays in a JSON body (default 32). */
+  readonly jsonDepth?: number;
+  /** Most elements in one JSON array (default 1000). */
+  readonly jsonArrayLength?: number;
+  /** Most keys in one JSON object (default 1000). */
+  readonly jsonKeys?: number;
+  /** Most parameters in a query string (default 100). */
+  readonly queryParams?: number;
+  /** Largest header block (request line and headers), in bytes (default 16384, Node's own default); over it 431. */
+  readonly headerBytes?: number;
+}
+
+/** `limits` after parsing. */
+export interface ResolvedInputLimits {
+  readonly bodyBytes: number;
+  readonly jsonDepth: number;
+  readonly jsonArrayLength: number;
+  readonly jsonKeys: number;
+  readonly queryParams: number;
+  readonly headerBytes: number;
+}
+
 /** Security events: one JSON log line and one audit row each. */
 export interface AuditOptions {
   /** Write the JSON log line (default true). */
@@ -247,6 +276,7 @@ export interface SecurityModuleOptions {
   readonly apiKeys?: ApiKeyOptions | false;
   readonly rateLimit?: RateLimitOptions | false;
   readonly cors?: CorsOptions | false;
+  readonly limits?: InputLimitOptions;
   readonly signing?: SigningOptions | false;
   readonly audit?: AuditOptions | false;
   readonly redis?: RedisOptions | string | false;
@@ -291,6 +321,7 @@ export interface ResolvedSecurityOptions {
   readonly rateLimit: ResolvedRateLimitOptions | false;
   readonly cors:
     { readonly origins: readonly string[]; readonly credentials: boolean; readonly maxAgeSeconds: number } | false;
+  readonly limits: ResolvedInputLimits;
   readonly signing: ResolvedSigningOptions | false;
   readonly audit: ResolvedAuditOptions | false;
   readonly redis: Required<RedisOptions> | false;

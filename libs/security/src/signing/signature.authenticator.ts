@@ -94,7 +94,7 @@ export class SignatureAuthenticator extends Authenticator {
     if (!body) {
       if (!this.rawBodyWarned) {
         this.logger.error(
-          'a signed request has a body whose bytes were not kept: create the application with { rawBody: true }',
+          'a signed request has a body whose bytes were not kept: another body parser read it before SecurityModule',
         );
         this.rawBodyWarned = true;
       }

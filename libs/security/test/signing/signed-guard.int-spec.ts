@@ -64,7 +64,7 @@ describe.each(ADAPTERS)('signing.requireOnUnsafeMethods and @Signed() options on
   let credentials: { accessKeyId: string; secret: string };
 
   beforeAll(async () => {
-    app = await NestFactory.create(SignedFixtureModule, makeAdapter(), { logger: false, rawBody: true });
+    app = await NestFactory.create(SignedFixtureModule, makeAdapter(), { logger: false, bodyParser: false });
     await app.listen(0, '127.0.0.1');
     baseUrl = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
     const principal = await app.get(Principals).create({ username: `signer-${Date.now()}`, roles: [] }, actor);
