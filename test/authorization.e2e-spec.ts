@@ -52,7 +52,7 @@ describe.each(ADAPTERS)('authorization over HTTP on %s', (adapter) => {
       { route: 'GET /me', request: async () => ['GET', '/me'], expect: { viewer: 200, editor: 200, admin: 200 } },
       {
         route: 'POST /users',
-        request: async () => ['POST', '/users', { username: `made-${randomUUID().slice(0, 8)}` }],
+        request: async () => ['POST', '/users', { username: `made_${randomUUID().slice(0, 8)}` }],
         expect: { viewer: 403, editor: 201, admin: 201 },
       },
       {

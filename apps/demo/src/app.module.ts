@@ -19,6 +19,7 @@ import { DemoSeeder } from './seed.js';
 import { UsersController } from './users/users.controller.js';
 import { BoomController } from './test-only/boom.controller.js';
 import { signedEchoController } from './signed/signed-echo.controller.js';
+import { PingController, PingSettings } from './tools/ping.controller.js';
 
 /** Where the demo's database is, once the embedded one (if any) has started. */
 export interface DemoDatabase {
@@ -45,12 +46,18 @@ export class AppModule {
       ItemsController,
       MetricsController,
       PaymentsController,
+      PingController,
       signedEchoController(config.adapter),
     ];
     if (config.nodeEnv === 'test') controllers.push(BoomController);
     return {
       module: AppModule,
-      providers: [DemoSeeder, DocumentPolicy, Payments],
+      providers: [
+        DemoSeeder,
+        DocumentPolicy,
+        Payments,
+        { provide: PingSettings, useValue: new PingSettings(config.pingAllowedHosts) },
+      ],
       imports: [
         TypeOrmModule.forRoot({
           ...securityDataSourceOptions({ url: database.url, poolSize: database.poolSize }),

@@ -1,4 +1,5 @@
 import type { SigningOptions } from '@app/security';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 
 /** The demo's settings, read once from the environment (see the README's configuration table). */
@@ -40,6 +41,11 @@ export interface DemoConfig {
     readonly masterKeys?: string;
     readonly sigv4: { readonly region: string; readonly service: string };
   };
+  /**
+   * `PING_ALLOWED_HOSTS`: the hosts `POST /tools/ping` may ping, comma-separated IP addresses or host names
+   * (compared case-insensitively); unset: loopback only (`127.0.0.1,::1,localhost`).
+   */
+  readonly pingAllowedHosts: readonly string[];
 }
 
 /** Thrown for an environment variable the demo cannot use; the message names the variable. */
@@ -100,7 +106,24 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
       masterKeys: nonEmpty(env.SIGNING_MASTER_KEYS),
       sigv4: { region: nonEmpty(env.SIGV4_REGION) ?? 'us-east-1', service: nonEmpty(env.SIGV4_SERVICE) ?? 'demo' },
     },
+    pingAllowedHosts: pingAllowedHosts(env.PING_ALLOWED_HOSTS),
   };
+}
+
+const DEFAULT_PING_HOSTS = Object.freeze(['127.0.0.1', '::1', 'localhost']);
+// RFC 1123 labels: letters, digits and inner hyphens, 1 to 63 each, 253 in all, no trailing dot.
+const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+// Each entry an IP address (no IPv6 zone) or a host name, lower-cased: they are compared with request input.
+function pingAllowedHosts(value: string | undefined): readonly string[] {
+  if (nonEmpty(value) === undefined) return DEFAULT_PING_HOSTS;
+  const hosts = list(value).map((host) => host.toLowerCase());
+  for (const host of hosts) {
+    if (host.includes('%') || (isIP(host) === 0 && !HOSTNAME.test(host))) {
+      throw new DemoConfigError(`PING_ALLOWED_HOSTS must list IP addresses or host names, not "${host}"`);
+    }
+  }
+  return Object.freeze(hosts);
 }
 
 // `off` (or `false`) switches a setting off; SecurityModule validates everything else.

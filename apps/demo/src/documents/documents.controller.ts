@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, ParseIntPipe, Post, Put, Query, Req, DefaultValuePipe } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, Put, Query, Req } from '@nestjs/common';
 import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { IsBoolean, IsIn, IsOptional, IsString, IsUUID, Length, MaxLength } from 'class-validator';
@@ -7,9 +7,14 @@ import {
   Audited,
   Authorize,
   AuthorizedResource,
+  BodyLimit,
+  BoundedString,
   CurrentPrincipal,
   Grants,
+  InvalidInputError,
   RequirePermission,
+  SanitizedHtml,
+  StrictInt,
   restrictToAccessible,
   type HttpRequestLike,
   type Principal,
@@ -20,7 +25,8 @@ import { DocumentPolicy } from './document.policy.js';
 
 export class DocumentDto {
   @IsString() @Length(1, 200) title!: string;
-  @IsString() @MaxLength(100_000) body!: string;
+  /** Rich text: sanitised to the library's HTML allow-list before it is validated and stored. */
+  @SanitizedHtml() @IsString() @MaxLength(100_000) body!: string;
   @IsOptional() @IsString() @Length(1, 64) department?: string;
   @IsOptional() @IsBoolean() confidential?: boolean;
 }
@@ -28,7 +34,7 @@ export class DocumentDto {
 /** `PUT` replaces the whole editable document. */
 export class ReplaceDocumentDto {
   @IsString() @Length(1, 200) title!: string;
-  @IsString() @MaxLength(100_000) body!: string;
+  @SanitizedHtml() @IsString() @MaxLength(100_000) body!: string;
   @IsString() @Length(1, 64) department!: string;
   @IsBoolean() confidential!: boolean;
 }
@@ -38,7 +44,66 @@ export class GrantDto {
   @IsIn(['read', 'write']) action!: 'read' | 'write';
 }
 
-const PAGE_MAX = 100;
+/** The sort orders `GET /documents` accepts; `-` is descending. Nothing else reaches SQL. */
+export const DOCUMENT_SORTS = ['createdAt', '-createdAt', 'title', '-title'] as const;
+export type DocumentSort = (typeof DOCUMENT_SORTS)[number];
+
+/** `GET /documents` query: every parameter optional, unknown ones refused by the validation preset. */
+export class ListDocumentsQuery {
+  /** Case-insensitive substring of the title; `%`, `_` and `\\` match themselves. */
+  @IsOptional() @BoundedString(0, 200) search?: string;
+  @IsOptional() @IsIn(DOCUMENT_SORTS) sort?: DocumentSort;
+  @IsOptional() @StrictInt({ min: 1, max: 100 }) limit?: number;
+  /** `nextCursor` of the previous page, opaque; only valid with the same `sort`. */
+  @IsOptional() @BoundedString(1, 4096) cursor?: string;
+}
+
+const PAGE_DEFAULT = 20;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+// `created_at` as Postgres keeps it (microseconds): a JavaScript Date would drop them and repeat rows.
+const CREATED_AT_TEXT = `to_char("document"."created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+const CREATED_AT_KEY = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+/** Where a page ended: the sort it was made with, the last row's sort key and its id (ties broken by id). */
+interface DocumentCursor {
+  readonly sort: DocumentSort;
+  readonly key: string;
+  readonly id: string;
+}
+
+/** Opaque to clients: base64url of `[sort, key, id]`. */
+function encodeCursor(cursor: DocumentCursor): string {
+  return Buffer.from(JSON.stringify([cursor.sort, cursor.key, cursor.id]), 'utf8').toString('base64url');
+}
+
+/** The cursor, or a 400 naming `cursor`: anything but a canonical cursor of this sort is refused. */
+function decodeCursor(text: string, sort: DocumentSort): DocumentCursor {
+  const refuse = () => new InvalidInputError([{ name: 'cursor', reason: 'is not a cursor of this list and sort' }]);
+  if (!/^[A-Za-z0-9_-]+$/.test(text)) throw refuse();
+  const bytes = Buffer.from(text, 'base64url');
+  if (bytes.toString('base64url') !== text) throw refuse();
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch {
+    throw refuse();
+  }
+  if (!Array.isArray(value) || value.length !== 3 || !value.every((part) => typeof part === 'string')) throw refuse();
+  const [cursorSort, key, id] = value as [string, string, string];
+  if (cursorSort !== sort || !UUID.test(id)) throw refuse();
+  const keyValid =
+    sort === 'title' || sort === '-title'
+      ? // Titles are 1 to 200 characters, counted as Postgres does (code points).
+        key.length >= 1 && Array.from(key).length <= 200
+      : CREATED_AT_KEY.test(key) && !Number.isNaN(Date.parse(key));
+  if (!keyValid) throw refuse();
+  return { sort, key, id };
+}
+
+/** Escapes `LIKE` wildcards (and the escape character) so the search text matches itself. */
+function likeContaining(text: string): string {
+  return `%${text.replace(/[\\%_]/g, '\\$&')}%`;
+}
 
 function view(document: DocumentEntity) {
   return {
@@ -67,6 +132,8 @@ export class DocumentsController {
   @Post()
   @RequirePermission('documents:write')
   @Audited('document')
+  // Bodies may hold 100,000 characters of rich text.
+  @BodyLimit('256kb')
   @ApiOperation({ summary: 'Create a document; the caller owns it' })
   async create(@Body() body: DocumentDto, @CurrentPrincipal() principal: Principal) {
     const department =
@@ -86,26 +153,49 @@ export class DocumentsController {
 
   @Get()
   @RequirePermission('documents:read')
-  @ApiOperation({ summary: 'The documents the caller may read, oldest first; `cursor` is the last id of a page' })
-  async list(
-    @CurrentPrincipal() principal: Principal,
-    @Query('limit', new DefaultValuePipe(20), new ParseIntPipe()) limit: number,
-    @Query('cursor') cursor?: string,
-  ) {
-    const size = Math.min(Math.max(limit, 1), PAGE_MAX);
-    const query = restrictToAccessible(
-      this.dataSource.getRepository(DocumentEntity).createQueryBuilder('document'),
-      this.policy.scope(principal, 'read'),
-    )
-      .orderBy('document.id', 'ASC')
-      .take(size + 1);
-    if (cursor !== undefined) {
-      if (!/^[0-9a-f-]{36}$/i.test(cursor)) return { items: [], nextCursor: null };
-      query.andWhere('document.id > :cursor', { cursor });
+  @ApiOperation({
+    summary:
+      'The documents the caller may read: `search` in titles, `sort` one of title, -title, createdAt (default), ' +
+      "-createdAt; `cursor` is the previous page's `nextCursor`",
+  })
+  async list(@CurrentPrincipal() principal: Principal, @Query() query: ListDocumentsQuery) {
+    const sort: DocumentSort = query.sort ?? 'createdAt';
+    const size = query.limit ?? PAGE_DEFAULT;
+    const byTitle = sort === 'title' || sort === '-title';
+    const descending = sort.startsWith('-');
+    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, sort);
+    const builder = this.dataSource
+      .getRepository(DocumentEntity)
+      .createQueryBuilder('document')
+      .addSelect(byTitle ? '"document"."title"' : CREATED_AT_TEXT, 'sort_key');
+    // Only parameters reach the SQL text; the sort column comes from the allow-list above.
+    if (query.search) {
+      builder.andWhere(`"document"."title" ILIKE :search ESCAPE '\\'`, { search: likeContaining(query.search) });
     }
-    const rows = await query.getMany();
-    const page = rows.slice(0, size);
-    return { items: page.map(view), nextCursor: rows.length > size ? page[page.length - 1]!.id : null };
+    if (after) {
+      const key = byTitle ? ':cursorKey' : 'CAST(:cursorKey AS timestamptz)';
+      const column = byTitle ? '"document"."title"' : '"document"."created_at"';
+      builder.andWhere(`(${column}, "document"."id") ${descending ? '<' : '>'} (${key}, CAST(:cursorId AS uuid))`, {
+        cursorKey: after.key,
+        cursorId: after.id,
+      });
+    }
+    // Last, so that no condition added after it can widen the result.
+    const restricted = restrictToAccessible(builder, this.policy.scope(principal, 'read'))
+      .orderBy(byTitle ? 'document.title' : 'document.createdAt', descending ? 'DESC' : 'ASC')
+      .addOrderBy('document.id', descending ? 'DESC' : 'ASC')
+      .limit(size + 1);
+    const { entities, raw } = await restricted.getRawAndEntities<{ sort_key: string; document_id: string }>();
+    const page = entities.slice(0, size);
+    const last = page.at(-1);
+    const lastKey = last && raw.find((row) => row.document_id === last.id)?.sort_key;
+    return {
+      items: page.map(view),
+      nextCursor:
+        entities.length > size && last && lastKey !== undefined
+          ? encodeCursor({ sort, key: lastKey, id: last.id })
+          : null,
+    };
   }
 
   @Get(':id')
@@ -119,6 +209,7 @@ export class DocumentsController {
   @RequirePermission('documents:write')
   @Authorize(DocumentPolicy, 'write')
   @Audited('document')
+  @BodyLimit('256kb')
   async replace(@AuthorizedResource() document: DocumentEntity, @Body() body: ReplaceDocumentDto) {
     const repository = this.dataSource.getRepository(DocumentEntity);
     return view(await repository.save(repository.merge(document, body)));

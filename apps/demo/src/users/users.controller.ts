@@ -1,22 +1,43 @@
 import { Body, Controller, Delete, Get, NotFoundException, Param, ParseUUIDPipe, Post, Req } from '@nestjs/common';
 import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
-import { ArrayMaxSize, IsArray, IsEmail, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsEmail,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Max,
+  MaxLength,
+  Min,
+} from 'class-validator';
 import {
   Audited,
+  BoundedString,
   CurrentPrincipal,
+  LowerCased,
   Principals,
   RequirePermission,
+  SafeUsername,
   Sensitive,
+  StrongPassword,
   type HttpRequestLike,
   type Principal,
 } from '@app/security';
 import { actorOf } from '../admin/admin-keys.controller.js';
 
+/**
+ * The seed's user: email up to 255 characters, stored lower-cased; username 3 to 50 letters, digits and
+ * underscores; optional age 0 to 150 (an integer, never a numeric string). `department` and `age` are kept
+ * in the principal's attributes.
+ */
 export class CreateUserDto {
-  @IsString() @MaxLength(64) username!: string;
-  @IsOptional() @IsEmail() @MaxLength(320) email?: string;
-  @IsOptional() @IsString() @MaxLength(256) password?: string;
-  @IsOptional() @IsString() @MaxLength(64) department?: string;
+  @SafeUsername({ min: 3, max: 50 }) username!: string;
+  @IsOptional() @LowerCased() @BoundedString(3, 255) @IsEmail() email?: string;
+  @IsOptional() @IsInt() @Min(0) @Max(150) age?: number;
+  @IsOptional() @StrongPassword() password?: string;
+  @IsOptional() @BoundedString(1, 64) department?: string;
   @IsOptional() @IsIn(['user', 'service']) kind?: 'user' | 'service';
   @IsOptional() @IsArray() @ArrayMaxSize(20) @IsString({ each: true }) @MaxLength(64, { each: true }) roles?: string[];
 }
@@ -33,11 +54,11 @@ export class UsersController {
   @Audited('user')
   @ApiOperation({ summary: 'Create a user or service principal' })
   create(@Body() body: CreateUserDto, @CurrentPrincipal() principal: Principal, @Req() request: HttpRequestLike) {
-    const { department, ...rest } = body;
-    return this.principals.create(
-      { ...rest, attributes: department ? { department } : {} },
-      actorOf(principal, request),
-    );
+    const { department, age, ...rest } = body;
+    const attributes: Record<string, unknown> = {};
+    if (department) attributes.department = department;
+    if (typeof age === 'number') attributes.age = age;
+    return this.principals.create({ ...rest, attributes }, actorOf(principal, request));
   }
 
   @Get(':id')
