@@ -180,6 +180,24 @@ describe.each(ADAPTERS)('input limits on %s', (adapter) => {
     await expectServing();
   });
 
+  it('refuses NUL and other control characters in text fields with 400, before PostgreSQL sees them', async () => {
+    const title = expectProblem(await post('/documents', '{"title":"a\\u0000b","body":"x"}'), 400, 'invalid-request');
+    expect(title.invalid_params).toEqual([{ name: 'title', reason: expect.stringMatching(/control characters/) }]);
+    expectProblem(await get('/documents?search=%00'), 400, 'invalid-request');
+    // Rich text keeps its content without the NUL.
+    const created = await post('/documents', '{"title":"nul","body":"<b>a\\u0000b</b>"}');
+    expect(created.json().body).toBe('<b>ab</b>');
+  });
+
+  it('answers 400, not 500, when PostgreSQL refuses a value no validator checked (a data exception)', async () => {
+    // Key ids in the path are looked up as given; PostgreSQL cannot hold NUL in text.
+    const response = await post('/admin/keys/%00abc/revoke', '{}');
+    const body = expectProblem(response, 400, 'invalid-request');
+    expect(body.invalid_params).toEqual([{ name: 'request', reason: 'holds a value that cannot be stored' }]);
+    const event = await eventOf(server, 'INVALID_INPUT', response.requestId);
+    expect(event?.details).toMatchObject({ sqlState: '22021', params: [{ rule: 'database_data_exception' }] });
+  });
+
   it('writes one INVALID_INPUT event naming the field and rule, with values cut short and secrets left out', async () => {
     const response = await post(
       '/users',

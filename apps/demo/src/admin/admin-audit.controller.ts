@@ -1,8 +1,7 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsISO8601, IsOptional, IsUUID, Matches, Max, Min } from 'class-validator';
-import { AuditEventStore, RequirePermission, SECURITY_EVENT_TYPES, Sensitive } from '@app/security';
+import { IsIn, IsISO8601, IsOptional, IsUUID, Matches } from 'class-validator';
+import { AuditEventStore, RequirePermission, SECURITY_EVENT_TYPES, Sensitive, StrictInt } from '@app/security';
 
 export class AuditQueryDto {
   @IsOptional() @IsIn(SECURITY_EVENT_TYPES) type?: string;
@@ -10,9 +9,9 @@ export class AuditQueryDto {
   @IsOptional() @IsIn(['success', 'failure', 'denied']) outcome?: string;
   @IsOptional() @IsISO8601({ strict: true }) since?: string;
   @IsOptional() @IsISO8601({ strict: true }) until?: string;
-  /** The `nextCursor` of the previous page: a seq. */
-  @IsOptional() @Matches(/^[1-9][0-9]{0,18}$/) cursor?: string;
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(500) limit?: number;
+  /** The `nextCursor` of the previous page: a seq (at most 18 digits, so always within a bigint). */
+  @IsOptional() @Matches(/^[1-9][0-9]{0,17}$/) cursor?: string;
+  @IsOptional() @StrictInt({ min: 1, max: 500 }) limit?: number;
 }
 
 /** The audit trail, newest first; reading it is itself recorded (`@Sensitive()`). */

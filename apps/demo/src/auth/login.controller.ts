@@ -1,10 +1,10 @@
 import { Body, Controller, HttpCode, Post, Req } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { IsString, MaxLength, MinLength } from 'class-validator';
-import { Principals, Public, RateLimit, summarizeRequest, type HttpRequestLike } from '@app/security';
+import { BoundedString, Principals, Public, RateLimit, summarizeRequest, type HttpRequestLike } from '@app/security';
 
 export class LoginDto {
-  @IsString() @MinLength(1) @MaxLength(64) username!: string;
+  @BoundedString(1, 64) username!: string;
   @IsString() @MinLength(1) @MaxLength(256) password!: string;
 }
 

@@ -24,18 +24,18 @@ import { DocumentEntity } from './document.entity.js';
 import { DocumentPolicy } from './document.policy.js';
 
 export class DocumentDto {
-  @IsString() @Length(1, 200) title!: string;
+  @BoundedString(1, 200) title!: string;
   /** Rich text: sanitised to the library's HTML allow-list before it is validated and stored. */
   @SanitizedHtml() @IsString() @MaxLength(100_000) body!: string;
-  @IsOptional() @IsString() @Length(1, 64) department?: string;
+  @IsOptional() @BoundedString(1, 64) department?: string;
   @IsOptional() @IsBoolean() confidential?: boolean;
 }
 
 /** `PUT` replaces the whole editable document. */
 export class ReplaceDocumentDto {
-  @IsString() @Length(1, 200) title!: string;
+  @BoundedString(1, 200) title!: string;
   @SanitizedHtml() @IsString() @MaxLength(100_000) body!: string;
-  @IsString() @Length(1, 64) department!: string;
+  @BoundedString(1, 64) department!: string;
   @IsBoolean() confidential!: boolean;
 }
 
@@ -95,9 +95,16 @@ function decodeCursor(text: string, sort: DocumentSort): DocumentCursor {
     sort === 'title' || sort === '-title'
       ? // Titles are 1 to 200 characters, counted as Postgres does (code points).
         key.length >= 1 && Array.from(key).length <= 200
-      : CREATED_AT_KEY.test(key) && !Number.isNaN(Date.parse(key));
+      : CREATED_AT_KEY.test(key) && isRealInstant(key);
   if (!keyValid) throw refuse();
   return { sort, key, id };
+}
+
+/** A date PostgreSQL takes: it exists (no 30 February) and its year is 1 or later. */
+function isRealInstant(key: string): boolean {
+  const milliseconds = `${key.slice(0, 23)}Z`;
+  const parsed = new Date(milliseconds);
+  return !key.startsWith('0000') && !Number.isNaN(parsed.getTime()) && parsed.toISOString() === milliseconds;
 }
 
 /** Escapes `LIKE` wildcards (and the escape character) so the search text matches itself. */

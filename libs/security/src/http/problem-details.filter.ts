@@ -72,6 +72,13 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const request = http.getRequest<HttpRequestLike>();
     const response = http.getResponse();
     const error = normalize(exception);
+    if (error instanceof InvalidInputError && error.context.sqlState !== undefined) {
+      // Input the validation let through and the database refused: a DTO is missing a rule.
+      this.logger.warn(
+        `The database refused a value (SQLSTATE ${String(error.context.sqlState)}) on ${request.method} ` +
+          `${requestPath(request)} (request ${requestIdOf(request)}): validate this input before it reaches SQL`,
+      );
+    }
     const problem =
       error instanceof SecurityOperationError
         ? operationProblem(error)
@@ -142,8 +149,21 @@ export class ProblemDetailsFilter implements ExceptionFilter {
   }
 }
 
-/** Turns the framework's parser errors into this library's errors; leaves everything else as it is. */
+/**
+ * Turns the framework's parser errors, and the database's refusals of a value (SQLSTATE class 22, data
+ * exception: NUL in text, an out-of-range number or date, a malformed uuid), into this library's errors;
+ * leaves everything else as it is. A data exception comes from input, so it is a 400, never a 500.
+ */
 function normalize(exception: unknown): unknown {
+  const sqlState = dataExceptionState(exception);
+  if (sqlState) {
+    return new InvalidInputError(
+      [{ name: 'request', reason: 'holds a value that cannot be stored' }],
+      'The request holds a value that cannot be stored',
+      { sqlState },
+      [{ name: 'request', rule: 'database_data_exception' }],
+    );
+  }
   if (!(exception instanceof HttpException)) return exception;
   const cause = exception.cause as { type?: string; code?: string } | undefined;
   if (!cause) return exception;
@@ -159,6 +179,13 @@ function normalize(exception: unknown): unknown {
     return new PayloadTooLargeError();
   }
   return exception;
+}
+
+// TypeORM's QueryFailedError keeps the driver's error, whose `code` is the SQLSTATE.
+function dataExceptionState(exception: unknown): string | undefined {
+  if (!(exception instanceof Error) || exception.name !== 'QueryFailedError') return undefined;
+  const code = (exception as { driverError?: { code?: unknown } }).driverError?.code;
+  return typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code) ? code : undefined;
 }
 
 // Administrative refusals carry their own message: it names the field or state, never a secret.

@@ -191,7 +191,19 @@ describe('BoundedString', () => {
   });
 
   it.each(['a', 'é', 'abcdef', '😀😀😀😀😀😀', '😀', ''])('refuses %j', async (title) => {
-    expect((await check(TitleDto, { title })).failures).toEqual({ title: ['title must be 2 to 5 characters long'] });
+    expect((await check(TitleDto, { title })).failures).toEqual({
+      title: ['title must be 2 to 5 characters long, without control characters'],
+    });
+  });
+
+  it.each(['a\u0000b', 'ab\u001b', '\u007fab', 'a\u0008c'])('refuses the control character in %j', async (title) => {
+    expect((await check(TitleDto, { title })).failures).toEqual({
+      title: ['title must be 2 to 5 characters long, without control characters'],
+    });
+  });
+
+  it.each(['a\tb', 'a\nb', 'a\r\nb'])('accepts tab, line feed and carriage return in %j', async (title) => {
+    expect((await check(TitleDto, { title })).failures).toEqual({});
   });
 
   it.each([[42], [['ab']], [{ $gt: '' }]])('refuses the non-string %j once, as not a string', async (title) => {
@@ -252,6 +264,10 @@ describe('StrictInt', () => {
 });
 
 describe('sanitizeRichText', () => {
+  it('removes NUL and other control characters, keeping line breaks', () => {
+    expect(sanitizeRichText('<b>a\u0000b</b>\u001b[31m\nc')).toBe('<b>ab</b>[31m\nc');
+  });
+
   it.each([
     ['<b>bold</b> <i>it</i> <em>e</em> <strong>s</strong>', '<b>bold</b> <i>it</i> <em>e</em> <strong>s</strong>'],
     ['<p>a<br />b</p><ul><li>x</li></ul><ol><li>y</li></ol>', '<p>a<br />b</p><ul><li>x</li></ul><ol><li>y</li></ol>'],

@@ -58,7 +58,15 @@ export function HostnameOrIp(): PropertyDecorator {
   });
 }
 
-/** A string of `min` to `max` characters, counted in code points (an emoji is one). */
+// C0 controls other than tab, line feed and carriage return, and DEL: NUL cannot even be stored in a
+// PostgreSQL text column, and the others only ever serve to forge log lines or confuse terminals.
+const CONTROL_CHARACTER = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
+const CONTROL_CHARACTERS = new RegExp(CONTROL_CHARACTER.source, 'g');
+
+/**
+ * A string of `min` to `max` characters, counted in code points (an emoji is one), with no control
+ * characters other than tab, line feed and carriage return.
+ */
 export function BoundedString(min: number, max: number): PropertyDecorator {
   assertLengthRange('BoundedString', min, max);
   return applyDecorators(
@@ -68,8 +76,9 @@ export function BoundedString(min: number, max: number): PropertyDecorator {
       constraints: [min, max],
       validator: {
         // Non-strings are IsString's to report, once.
-        validate: (value: unknown) => typeof value !== 'string' || isLengthBetween(value, min, max),
-        defaultMessage: () => `$property must be ${min} to ${max} characters long`,
+        validate: (value: unknown) =>
+          typeof value !== 'string' || (isLengthBetween(value, min, max) && !CONTROL_CHARACTER.test(value)),
+        defaultMessage: () => `$property must be ${min} to ${max} characters long, without control characters`,
       },
     }),
   );
@@ -119,7 +128,8 @@ const RICH_TEXT_DEFAULTS: RichTextOptions = {
  * @example sanitizeRichText('<a href="javascript:x()" onclick="y()">hi</a>') // → '<a rel="noopener noreferrer">hi</a>'
  */
 export function sanitizeRichText(html: string, options?: RichTextOptions): string {
-  return sanitizeHtml(html, options ? { ...RICH_TEXT_DEFAULTS, ...options } : RICH_TEXT_DEFAULTS);
+  const text = html.replace(CONTROL_CHARACTERS, '');
+  return sanitizeHtml(text, options ? { ...RICH_TEXT_DEFAULTS, ...options } : RICH_TEXT_DEFAULTS);
 }
 
 /** Runs `sanitizeRichText` on a string field; other values pass untouched for the type validators to refuse. */
