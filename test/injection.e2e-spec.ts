@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
+import { apiCall } from './support/api.js';
 import { ADAPTERS, startDemo, type RunningDemo } from './support/demo-app.js';
 import { createIdentity, type Identity } from './support/identities.js';
 
@@ -30,14 +31,7 @@ describe.each(ADAPTERS)('injection defences of the demo on %s', (adapter) => {
   let viewer: Identity;
 
   const call = (method: string, path: string, key?: string, body?: unknown) =>
-    fetch(`${server.baseUrl}${path}`, {
-      method,
-      headers: {
-        ...(key ? { 'x-api-key': key } : {}),
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    apiCall(server.baseUrl, method, path, key, body);
   const list = (query: Record<string, string>, key = editor.key) =>
     call('GET', `/documents?${new URLSearchParams(query).toString()}`, key);
   const titlesOf = async (response: Response): Promise<string[]> => {

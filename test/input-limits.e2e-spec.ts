@@ -1,8 +1,9 @@
+import { request as httpRequest } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { ADAPTERS, startDemo, type RunningDemo } from './support/demo-app.js';
 import { eventOf } from './support/events.js';
 import { createIdentity, type Identity } from './support/identities.js';
-import { send, type WireResponse } from './support/signing.js';
+import { collectResponse, send, type WireResponse } from './support/signing.js';
 
 const PROBLEM_JSON = /^application\/problem\+json/;
 
@@ -54,34 +55,19 @@ describe.each(ADAPTERS)('input limits on %s', (adapter) => {
   it('answers 413 from Content-Length alone, before the body arrives', async () => {
     // The declared length is over the limit; only a few bytes follow. Waiting for the rest would hang.
     const response = await new Promise<WireResponse>((resolve, reject) => {
-      void import('node:http').then(({ request }) => {
-        const url = new URL(server.baseUrl);
-        const outgoing = request(
-          {
-            host: url.hostname,
-            port: url.port,
-            method: 'POST',
-            path: '/users',
-            headers: { 'content-type': 'application/json', 'content-length': '5000000', 'x-api-key': admin.key },
-          },
-          (incoming) => {
-            const chunks: Buffer[] = [];
-            incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
-            incoming.once('end', () => {
-              const body = Buffer.concat(chunks);
-              resolve({
-                status: incoming.statusCode ?? 0,
-                headers: incoming.headers,
-                body,
-                requestId: String(incoming.headers['x-request-id'] ?? ''),
-                json: () => JSON.parse(body.toString('utf8')),
-              });
-            });
-          },
-        );
-        outgoing.once('error', reject);
-        outgoing.write('{"a":');
-      });
+      const url = new URL(server.baseUrl);
+      const outgoing = httpRequest(
+        {
+          host: url.hostname,
+          port: url.port,
+          method: 'POST',
+          path: '/users',
+          headers: { 'content-type': 'application/json', 'content-length': '5000000', 'x-api-key': admin.key },
+        },
+        (incoming) => collectResponse(incoming).then(resolve, reject),
+      );
+      outgoing.once('error', reject);
+      outgoing.write('{"a":');
     });
     expectProblem(response, 413, 'payload-too-large');
     await expectServing();

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { apiCall } from './support/api.js';
 import { ADAPTERS, startDemo, type RunningDemo } from './support/demo-app.js';
 import { createIdentity, type Identity } from './support/identities.js';
 
@@ -13,14 +14,7 @@ describe.each(ADAPTERS)('input validation of the demo on %s', (adapter) => {
   let editor: Identity;
 
   const call = (method: string, path: string, key?: string, body?: unknown) =>
-    fetch(`${server.baseUrl}${path}`, {
-      method,
-      headers: {
-        ...(key ? { 'x-api-key': key } : {}),
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    });
+    apiCall(server.baseUrl, method, path, key, body);
 
   /** A 400 problem whose `invalid_params` names `field`. */
   const expectInvalid = async (response: Response, field: string, label = field) => {
@@ -196,10 +190,10 @@ describe.each(ADAPTERS)('input validation of the demo on %s', (adapter) => {
   });
 
   describe('GET /documents cursors', () => {
-    it('pages by title through the longest titles (200 characters outside the BMP, control characters)', async () => {
+    it('pages by title through the longest titles (200 characters outside the BMP, combining marks)', async () => {
       // Without a department, this editor sees only its own documents.
       const owner = await createIdentity(server.demo.app, ['editor']);
-      const titles = ['\u{1F600}'.repeat(200), '\u0001'.repeat(200), `${'\u{1F600}'.repeat(199)}a`];
+      const titles = ['\u{1F600}'.repeat(200), 'e\u0301'.repeat(100), `${'\u{1F600}'.repeat(199)}a`];
       for (const title of titles) {
         expect((await call('POST', '/documents', owner.key, { title, body: 'b' })).status).toBe(201);
       }

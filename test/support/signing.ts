@@ -1,4 +1,4 @@
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { createHash } from 'node:crypto';
 import { signRequest, type SignatureScheme, type SigningCredentials, type StoredAuditEvent } from '@app/security';
 import type { RunningDemo } from './demo-app.js';
@@ -36,24 +36,29 @@ export function send(baseUrl: string, request: WireRequest): Promise<WireRespons
   return new Promise((resolve, reject) => {
     const outgoing = httpRequest(
       { host: url.hostname, port: url.port, method: request.method, path: request.target, headers },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.once('error', reject);
-        response.once('end', () => {
-          const body = Buffer.concat(chunks);
-          resolve({
-            status: response.statusCode ?? 0,
-            headers: response.headers,
-            body,
-            requestId: String(response.headers['x-request-id'] ?? ''),
-            json: () => JSON.parse(body.toString('utf8')),
-          });
-        });
-      },
+      (response) => collectResponse(response).then(resolve, reject),
     );
     outgoing.once('error', reject);
     outgoing.end(request.body);
+  });
+}
+
+/** Reads a whole response into a `WireResponse`. */
+export function collectResponse(response: IncomingMessage): Promise<WireResponse> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    response.on('data', (chunk: Buffer) => chunks.push(chunk));
+    response.once('error', reject);
+    response.once('end', () => {
+      const body = Buffer.concat(chunks);
+      resolve({
+        status: response.statusCode ?? 0,
+        headers: response.headers,
+        body,
+        requestId: String(response.headers['x-request-id'] ?? ''),
+        json: () => JSON.parse(body.toString('utf8')),
+      });
+    });
   });
 }
 
