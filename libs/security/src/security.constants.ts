@@ -6,3 +6,5 @@ export const SECURITY_LOGGER = Symbol.for('nest-api-security.logger');
 export const SECURITY_REDIS = Symbol.for('nest-api-security.redis');
 /** Injection token of the ordered list of authenticators the guard tries. */
 export const SECURITY_AUTHENTICATORS = Symbol.for('nest-api-security.authenticators');
+/** Injection token of the precomputed security headers (`SecurityHeaderPlan`), or `null` when `headers: false`. */
+export const SECURITY_HEADER_PLAN = Symbol.for('nest-api-security.headerPlan');

@@ -31,6 +31,12 @@ import { createSecurityValidationPipe } from './validation/security-validation.p
 import { installBodyParsing } from './validation/body-parsing.js';
 import { BodyLimitGuard, BodyLimits } from './validation/body-limits.service.js';
 import { installHeaderLimit } from './validation/header-limit.js';
+import { buildSecurityHeaders, type SecurityHeaderPlan } from './headers/security-headers.js';
+import { installSecurityHeaders } from './headers/security-headers.hook.js';
+import { SecurityHeadersGuard } from './headers/security-headers.guard.js';
+import { installCors } from './headers/cors.hook.js';
+import { runSecurityLint } from './options/security-lint.js';
+import { Server as TlsServer } from 'node:tls';
 import { SecurityEvents } from './audit/security-events.service.js';
 import { createSecurityLogger } from './audit/security-logger.js';
 import { Clock, SystemClock } from './core/clock.js';
@@ -55,7 +61,13 @@ import { resolveSecurityOptions } from './options/resolve-security-options.js';
 import type { ResolvedSecurityOptions, SecurityModuleOptions } from './options/security-options.js';
 import { AuthenticationGuard } from './principals/authentication.guard.js';
 import { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN } from './security.module-definition.js';
-import { SECURITY_AUTHENTICATORS, SECURITY_LOGGER, SECURITY_OPTIONS, SECURITY_REDIS } from './security.constants.js';
+import {
+  SECURITY_AUTHENTICATORS,
+  SECURITY_HEADER_PLAN,
+  SECURITY_LOGGER,
+  SECURITY_OPTIONS,
+  SECURITY_REDIS,
+} from './security.constants.js';
 
 /**
  * Defence in depth behind one import. Registers, in pipeline order, the request-id hook, the global
@@ -128,6 +140,12 @@ import { SECURITY_AUTHENTICATORS, SECURITY_LOGGER, SECURITY_OPTIONS, SECURITY_RE
     },
     RateLimits,
     BodyLimits,
+    {
+      provide: SECURITY_HEADER_PLAN,
+      inject: [SECURITY_OPTIONS],
+      useFactory: (options: ResolvedSecurityOptions) =>
+        options.headers ? buildSecurityHeaders(options.headers) : null,
+    },
     SecurityMetrics,
     AnomalyDetector,
     WebhookAlertSink,
@@ -138,6 +156,7 @@ import { SECURITY_AUTHENTICATORS, SECURITY_LOGGER, SECURITY_OPTIONS, SECURITY_RE
       useFactory: (events: SecurityEvents) => () => events.auditStats().queued,
     },
     // Global guards run in the order they are provided: the pipeline order of DESIGN.md.
+    { provide: APP_GUARD, useClass: SecurityHeadersGuard },
     { provide: APP_GUARD, useClass: BodyLimitGuard },
     { provide: APP_GUARD, useClass: IpBlockGuard },
     { provide: APP_GUARD, useClass: IpRateLimitGuard },
@@ -191,6 +210,7 @@ export class SecurityModule
     private readonly bus: SecurityChangeBus,
     @Inject(SECURITY_REDIS) private readonly redis: Redis | null,
     private readonly bodyLimits: BodyLimits,
+    @Inject(SECURITY_HEADER_PLAN) private readonly headerPlan: SecurityHeaderPlan | null,
   ) {
     super();
   }
@@ -199,7 +219,13 @@ export class SecurityModule
   configure(_consumer: MiddlewareConsumer): void {
     const adapter = this.adapterHost.httpAdapter;
     if (!adapter) return;
+    const server = adapter.getHttpServer() as object | undefined;
+    // Refuses to start on dangerous settings in production (warns otherwise), before anything is served.
+    runSecurityLint(this.options, { https: server instanceof TlsServer }, (message) => this.logger.warn(message));
     installRequestIdHook(adapter, this.options.requestId ? this.options.requestId.trustInbound : false);
+    // Security headers on every response, then CORS (preflights answered here, before any guard).
+    if (this.headerPlan) installSecurityHeaders(adapter, this.headerPlan, this.options.trustProxy);
+    if (this.options.cors) installCors(adapter, this.options.cors);
     // The library reads every body itself, under its limits, and keeps the bytes signatures cover.
     installBodyParsing(adapter, { capBytes: this.bodyLimits.capBytes, limits: this.options.limits });
     installHeaderLimit(adapter.getHttpServer(), this.options.limits.headerBytes, this.options.problems.typeBaseUri);

@@ -44,7 +44,24 @@ describe('resolveSecurityOptions', () => {
       ipv6Prefix: 64,
       maxKeys: 100_000,
     });
-    expect(options.cors).toEqual({ origins: [], credentials: false, maxAgeSeconds: 600 });
+    expect(options.cors).toMatchObject({
+      origins: [],
+      patterns: [],
+      credentials: false,
+      maxAgeSeconds: 600,
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      exposedHeaders: [],
+    });
+    expect((options.cors as { allowedHeaders: readonly string[] }).allowedHeaders).toContain('x-api-key');
+    expect(options.headers).toMatchObject({
+      contentSecurityPolicy: "default-src 'none'; frame-ancestors 'none'",
+      frameOptions: 'DENY',
+      referrerPolicy: 'strict-origin-when-cross-origin',
+      cacheControl: 'no-store',
+      hsts: { maxAgeSeconds: 31_536_000, includeSubDomains: true, preload: false },
+    });
+    expect(Object.keys((options.headers as { relaxedPaths: object }).relaxedPaths)).toEqual(['/docs']);
+    expect(options.lint).toEqual({ allow: [] });
     expect(options.limits).toEqual({
       bodyBytes: 102_400,
       jsonDepth: 32,
@@ -225,6 +242,43 @@ describe('resolveSecurityOptions', () => {
     ]);
   });
 
+  it('takes CORS patterns, methods and headers, and security header settings', () => {
+    const options = resolveSecurityOptions({
+      cors: {
+        origins: ['https://app.example.com'],
+        patterns: ['^https://[a-z0-9-]+\\.example\\.com$', '^https://(a|b)\\.example\\.org$'],
+        methods: ['get', 'post'],
+        allowedHeaders: ['X-Custom'],
+        exposedHeaders: ['X-Total'],
+      },
+      headers: { hsts: { maxAge: '730d', preload: true }, cacheControl: false, frameOptions: 'SAMEORIGIN' },
+    });
+    expect(options.cors).toMatchObject({
+      methods: ['GET', 'POST'],
+      allowedHeaders: ['x-custom'],
+      exposedHeaders: ['X-Total'],
+    });
+    expect(options.headers).toMatchObject({
+      hsts: { maxAgeSeconds: 63_072_000, includeSubDomains: true, preload: true },
+      cacheControl: false,
+      frameOptions: 'SAMEORIGIN',
+    });
+    expect(resolveSecurityOptions({ headers: { hsts: false } }).headers).toMatchObject({ hsts: false });
+    expect(resolveSecurityOptions({ headers: false }).headers).toBe(false);
+  });
+
+  it.each([
+    ['https://app\\.example\\.com$', 'must start with ^'],
+    ['^https://app\\.example\\.com', 'must end with $'],
+    ['^https://a\\.example\\.com|https://b\\.example\\.com$', 'outside a group'],
+    ['^https://app\\.example\\.com\\$', 'must end with $'],
+    ['^https://app$.example.com$', 'before its end'],
+    ['^(https://app', 'not a valid regular expression'],
+  ])('refuses the unanchored CORS pattern %s', (pattern, reason) => {
+    expect(() => resolveSecurityOptions({ cors: { patterns: [pattern] } })).toThrow(reason);
+    expect(codeOf({ cors: { patterns: [pattern] } })).toBe('ERR_SECURITY_CONFIG_UNANCHORED_CORS_PATTERN');
+  });
+
   it('takes input limits, each over its default', () => {
     const limits = resolveSecurityOptions({ limits: { body: '1mb', jsonDepth: 8, headerBytes: 8192 } }).limits;
     expect(limits).toMatchObject({ bodyBytes: 1_048_576, jsonDepth: 8, jsonArrayLength: 1000, headerBytes: 8192 });
@@ -254,6 +308,30 @@ describe('resolveSecurityOptions', () => {
     ['a fractional array length', { limits: { jsonArrayLength: 1.5 } }, 'ERR_SECURITY_CONFIG_INVALID_VALUE'],
     ['a header limit under 1 KiB', { limits: { headerBytes: 512 } }, 'ERR_SECURITY_CONFIG_INVALID_VALUE'],
     ['limits switched off', { limits: false }, 'ERR_SECURITY_CONFIG_TYPE'],
+    ['a CORS method with a space', { cors: { methods: ['GE T'] } }, 'ERR_SECURITY_CONFIG_INVALID_VALUE'],
+    ['a wildcard CORS header', { cors: { allowedHeaders: ['*'] } }, 'ERR_SECURITY_CONFIG_INVALID_VALUE'],
+    [
+      'CORS patterns beside "*"',
+      { cors: { origins: ['*'], patterns: ['^https://a$'] } },
+      'ERR_SECURITY_CONFIG_INVALID_ORIGIN',
+    ],
+    [
+      'a header value with a line break',
+      { headers: { referrerPolicy: 'no-referrer\r\nX: y' } },
+      'ERR_SECURITY_CONFIG_INVALID_VALUE',
+    ],
+    ['an unknown frame option', { headers: { frameOptions: 'ALLOW-FROM x' } }, 'ERR_SECURITY_CONFIG_INVALID_VALUE'],
+    [
+      'HSTS preload without subdomains',
+      { headers: { hsts: { includeSubDomains: false, preload: true } } },
+      'ERR_SECURITY_CONFIG_INVALID_VALUE',
+    ],
+    [
+      'a relaxed path that is not a path',
+      { headers: { relaxedPaths: { docs: "default-src 'self'" } } },
+      'ERR_SECURITY_CONFIG_INVALID_VALUE',
+    ],
+    ['lint waivers that are not strings', { lint: { allow: [1] } }, 'ERR_SECURITY_CONFIG_INVALID_VALUE'],
     ['a limit without a unit', { rateLimit: { policies: { ip: '1000/60' } } }, 'ERR_SECURITY_CONFIG_INVALID_LIMIT'],
     ['a limit of zero', { rateLimit: { policies: { principal: '0/60s' } } }, 'ERR_SECURITY_CONFIG_INVALID_LIMIT'],
     ['a limit with a zero window', { rateLimit: { policies: { login: '5/0s' } } }, 'ERR_SECURITY_CONFIG_INVALID_LIMIT'],

@@ -23,7 +23,9 @@ const FEATURE_KEYS = new Set<string>([
   'apiKeys',
   'rateLimit',
   'cors',
+  'headers',
   'limits',
+  'lint',
   'signing',
   'audit',
   'redis',
@@ -39,6 +41,8 @@ const STORE_ERROR_MODES: readonly RateLimitStoreErrorMode[] = ['open', 'closed',
 const POLICY_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
 const KEY_PREFIX = /^[a-z][a-z0-9]{1,15}$/;
 const QUERY_PARAM = /^[A-Za-z0-9_-]{1,64}$/;
+// RFC 9110 token: method and header names.
+const HTTP_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 type Raw = Record<string, unknown>;
 
@@ -157,8 +161,44 @@ export function resolveSecurityOptions(
         }
       }
       const maxAgeMs = duration(raw.maxAge ?? d.maxAge, 'cors.maxAge', true);
-      return { origins: [...origins], credentials, maxAgeSeconds: Math.floor(maxAgeMs / 1000) };
+      const patterns = stringList(raw.patterns ?? d.patterns, 'cors.patterns');
+      for (const pattern of patterns) {
+        const problem = anchoredPatternProblem(pattern);
+        if (problem) fail('UNANCHORED_CORS_PATTERN', 'cors.patterns', `"${pattern}" ${problem}`);
+      }
+      if (wildcard && patterns.length > 0) {
+        fail('INVALID_ORIGIN', 'cors.patterns', 'patterns make no sense with origin "*"; list origins or patterns');
+      }
+      const methods = stringList(raw.methods ?? d.methods, 'cors.methods').map((method) => method.toUpperCase());
+      for (const method of methods) {
+        if (!HTTP_TOKEN.test(method)) fail('INVALID_VALUE', 'cors.methods', `"${method}" is not an HTTP method`);
+      }
+      const headerNames = (name: string, value: unknown) => {
+        const list = stringList(value, name);
+        for (const header of list) {
+          if (!HTTP_TOKEN.test(header) || header === '*')
+            fail('INVALID_VALUE', name, `"${header}" is not a header name`);
+        }
+        return list;
+      };
+      return {
+        origins: [...origins],
+        patterns,
+        credentials,
+        maxAgeSeconds: Math.floor(maxAgeMs / 1000),
+        methods,
+        allowedHeaders: headerNames('cors.allowedHeaders', raw.allowedHeaders ?? d.allowedHeaders).map((h) =>
+          h.toLowerCase(),
+        ),
+        exposedHeaders: headerNames('cors.exposedHeaders', raw.exposedHeaders ?? d.exposedHeaders),
+      };
     }),
+    headers: feature(options.headers, 'headers', (raw) => resolveHeaders(raw)),
+    lint: (() => {
+      const raw = section(options.lint, 'lint', false) ?? {};
+      return { allow: stringList(raw.allow ?? [], 'lint.allow') };
+    })(),
+
     audit: feature(options.audit, 'audit', (raw) => {
       const d = SECURITY_DEFAULTS.audit;
       const spillDir = raw.spillDir ?? d.spillDir;
@@ -487,6 +527,96 @@ function knownKeys(raw: Raw, name: string, keys: readonly string[]): void {
     if (!keys.includes(key))
       fail('UNKNOWN_OPTION', `${name}.${key}`, `unknown option; expected one of ${keys.join(', ')}`);
   }
+}
+
+function resolveHeaders(raw: Raw): ResolvedSecurityOptions['headers'] {
+  const d = SECURITY_DEFAULTS.headers;
+  const text = (name: keyof typeof d, value: unknown): string => {
+    if (typeof value !== 'string' || value.trim() === '' || /[\r\n]/.test(value)) {
+      fail('INVALID_VALUE', `headers.${name}`, 'use a header value on one line');
+    }
+    return value;
+  };
+  const frameOptions = raw.frameOptions ?? d.frameOptions;
+  if (frameOptions !== false && frameOptions !== 'DENY' && frameOptions !== 'SAMEORIGIN') {
+    fail('INVALID_VALUE', 'headers.frameOptions', "use 'DENY', 'SAMEORIGIN' or false");
+  }
+  const cacheControl = raw.cacheControl ?? d.cacheControl;
+  const hstsRaw = raw.hsts ?? d.hsts;
+  let hsts: { maxAgeSeconds: number; includeSubDomains: boolean; preload: boolean } | false = false;
+  if (hstsRaw !== false) {
+    if (!isRecord(hstsRaw)) fail('TYPE', 'headers.hsts', 'use { maxAge, includeSubDomains, preload } or false');
+    const maxAgeSeconds = Math.floor(duration(hstsRaw.maxAge ?? d.hsts.maxAge, 'headers.hsts.maxAge', true) / 1000);
+    const includeSubDomains = bool(
+      hstsRaw.includeSubDomains,
+      'headers.hsts.includeSubDomains',
+      d.hsts.includeSubDomains,
+    );
+    const preload = bool(hstsRaw.preload, 'headers.hsts.preload', d.hsts.preload);
+    if (preload && (!includeSubDomains || maxAgeSeconds < 31_536_000)) {
+      fail('INVALID_VALUE', 'headers.hsts.preload', 'preload needs includeSubDomains and a maxAge of at least 365d');
+    }
+    hsts = { maxAgeSeconds, includeSubDomains, preload };
+  }
+  const relaxedRaw = raw.relaxedPaths ?? d.relaxedPaths;
+  if (!isRecord(relaxedRaw)) fail('TYPE', 'headers.relaxedPaths', "use { '/docs': '<policy>' }");
+  const relaxedPaths: Record<string, string> = {};
+  for (const [path, policy] of Object.entries(relaxedRaw)) {
+    if (!/^\/[A-Za-z0-9._~\/-]*$/.test(path)) {
+      fail('INVALID_VALUE', 'headers.relaxedPaths', `"${path}" is not a path prefix such as "/docs"`);
+    }
+    relaxedPaths[path] = text('relaxedPaths', policy);
+  }
+  return {
+    contentSecurityPolicy: text('contentSecurityPolicy', raw.contentSecurityPolicy ?? d.contentSecurityPolicy),
+    frameOptions,
+    referrerPolicy: text('referrerPolicy', raw.referrerPolicy ?? d.referrerPolicy),
+    cacheControl: cacheControl === false ? false : text('cacheControl', cacheControl),
+    hsts,
+    relaxedPaths,
+  };
+}
+
+/**
+ * Why a CORS origin pattern is unsafe, or undefined: it must compile, start with `^`, end with an unescaped
+ * `$`, and have no `|` outside a group (`^a|b$` anchors only `a` at the start and `b` at the end).
+ */
+export function anchoredPatternProblem(source: string): string | undefined {
+  try {
+    new RegExp(source);
+  } catch {
+    return 'is not a valid regular expression';
+  }
+  if (!source.startsWith('^')) return 'must start with ^';
+  let escaped = false;
+  let endsEscaped = false;
+  let depth = 0;
+  let inClass = false;
+  for (let index = 1; index < source.length; index++) {
+    const char = source[index];
+    if (escaped) {
+      escaped = false;
+      endsEscaped = index === source.length - 1;
+      continue;
+    }
+    if (char === '\\') escaped = true;
+    else if (inClass) inClass = char !== ']';
+    else if (char === '[') inClass = true;
+    else if (char === '(') depth++;
+    else if (char === ')') depth--;
+    else if (char === '|' && depth === 0)
+      return 'has a | outside a group, which unanchors it; wrap the alternatives in (…)';
+    else if (char === '$' && index !== source.length - 1) return 'has a $ before its end';
+  }
+  if (!source.endsWith('$') || escaped || endsEscaped) return 'must end with $';
+  return undefined;
+}
+
+function stringList(value: unknown, name: string): string[] {
+  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
+    fail('INVALID_VALUE', name, 'use an array of strings');
+  }
+  return [...(value as string[])];
 }
 
 function resolveLimits(raw: Raw): ResolvedSecurityOptions['limits'] {

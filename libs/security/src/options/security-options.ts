@@ -157,10 +157,82 @@ export interface ResolvedSigningOptions {
 export interface CorsOptions {
   /** Exact origins such as `https://app.example.com`, or `['*']` for any origin without credentials. */
   readonly origins?: readonly string[];
+  /**
+   * Regular expressions (source text) an origin may match instead, such as `^https://[a-z0-9-]+\\.example\\.com$`.
+   * Each must be anchored (`^` first, `$` last, no `|` outside a group), or the boot fails.
+   */
+  readonly patterns?: readonly string[];
   /** Allow cookies and `Authorization` from the listed origins (never with `*`). */
   readonly credentials?: boolean;
   /** How long browsers may cache a preflight answer, a duration (default `10m`). */
   readonly maxAge?: string;
+  /** Methods a preflight may grant (default GET, HEAD, POST, PUT, PATCH, DELETE). */
+  readonly methods?: readonly string[];
+  /** Request headers a preflight may grant, compared case-insensitively (default: see `SECURITY_DEFAULTS.cors`). */
+  readonly allowedHeaders?: readonly string[];
+  /** Response headers scripts may read, besides the default list (rate limits, deprecation, `Link`, `X-Request-Id`). */
+  readonly exposedHeaders?: readonly string[];
+}
+
+/** `cors` after parsing. */
+export interface ResolvedCorsOptions {
+  readonly origins: readonly string[];
+  readonly patterns: readonly string[];
+  readonly credentials: boolean;
+  readonly maxAgeSeconds: number;
+  /** Upper case. */
+  readonly methods: readonly string[];
+  /** Lower case. */
+  readonly allowedHeaders: readonly string[];
+  readonly exposedHeaders: readonly string[];
+}
+
+/** HTTP Strict Transport Security, sent on HTTPS responses only. */
+export interface HstsOptions {
+  /** A duration (default `365d`: `max-age=31536000`). */
+  readonly maxAge?: string;
+  readonly includeSubDomains?: boolean;
+  /** Only once the domain is ready for the preload list (default false). */
+  readonly preload?: boolean;
+}
+
+/**
+ * The security headers of every response, computed once at boot (helmet's header logic) and written by one
+ * hook on Express and Fastify. `@SecurityHeaders()` overrides them per route or controller.
+ */
+export interface SecurityHeadersOptions {
+  /** Default `default-src 'none'; frame-ancestors 'none'` (an API serves no documents). */
+  readonly contentSecurityPolicy?: string;
+  /** `X-Frame-Options` (default `DENY`), or false to leave it out. */
+  readonly frameOptions?: 'DENY' | 'SAMEORIGIN' | false;
+  /** Default `strict-origin-when-cross-origin`. */
+  readonly referrerPolicy?: string;
+  /** Default `no-store`, or false to leave caching to each route. */
+  readonly cacheControl?: string | false;
+  /** Default `{ maxAge: '365d', includeSubDomains: true, preload: false }`; false: no HSTS (a production boot refuses that on HTTPS). */
+  readonly hsts?: HstsOptions | false;
+  /**
+   * Path prefixes of HTML pages (an API explorer) with their own, relaxed Content-Security-Policy
+   * (default: `/docs` with a policy that lets Swagger UI run its own scripts and styles).
+   */
+  readonly relaxedPaths?: Readonly<Record<string, string>>;
+}
+
+/** `headers` after parsing. */
+export interface ResolvedSecurityHeadersOptions {
+  readonly contentSecurityPolicy: string;
+  readonly frameOptions: 'DENY' | 'SAMEORIGIN' | false;
+  readonly referrerPolicy: string;
+  readonly cacheControl: string | false;
+  readonly hsts:
+    { readonly maxAgeSeconds: number; readonly includeSubDomains: boolean; readonly preload: boolean } | false;
+  readonly relaxedPaths: Readonly<Record<string, string>>;
+}
+
+/** The boot-time security lint. */
+export interface LintOptions {
+  /** Rule ids to waive on purpose (each waiver is logged at boot). */
+  readonly allow?: readonly string[];
 }
 
 /**
@@ -276,7 +348,9 @@ export interface SecurityModuleOptions {
   readonly apiKeys?: ApiKeyOptions | false;
   readonly rateLimit?: RateLimitOptions | false;
   readonly cors?: CorsOptions | false;
+  readonly headers?: SecurityHeadersOptions | false;
   readonly limits?: InputLimitOptions;
+  readonly lint?: LintOptions;
   readonly signing?: SigningOptions | false;
   readonly audit?: AuditOptions | false;
   readonly redis?: RedisOptions | string | false;
@@ -319,8 +393,9 @@ export interface ResolvedSecurityOptions {
       }
     | false;
   readonly rateLimit: ResolvedRateLimitOptions | false;
-  readonly cors:
-    { readonly origins: readonly string[]; readonly credentials: boolean; readonly maxAgeSeconds: number } | false;
+  readonly cors: ResolvedCorsOptions | false;
+  readonly headers: ResolvedSecurityHeadersOptions | false;
+  readonly lint: { readonly allow: readonly string[] };
   readonly limits: ResolvedInputLimits;
   readonly signing: ResolvedSigningOptions | false;
   readonly audit: ResolvedAuditOptions | false;
