@@ -284,11 +284,17 @@ describe('resolveSecurityOptions', () => {
     expect(limits).toMatchObject({ bodyBytes: 1_048_576, jsonDepth: 8, jsonArrayLength: 1000, headerBytes: 8192 });
   });
 
-  it('warns about a query-string key outside production and refuses it in production', () => {
-    expect(resolveSecurityOptions({ apiKeys: { queryParam: 'api_key' } }).warnings.join('\n')).toMatch(/query string/);
-    expect(codeOf({ apiKeys: { queryParam: 'api_key' } }, { NODE_ENV: 'production' })).toBe(
-      'ERR_SECURITY_CONFIG_QUERY_KEY_IN_PRODUCTION',
-    );
+  // The security lint (security-lint.ts) refuses these in production and warns elsewhere, waivable by lint.allow.
+  it('leaves a query-string key and a plain http CORS origin to the security lint, in every environment', () => {
+    for (const NODE_ENV of ['development', 'production']) {
+      const options = resolveSecurityOptions(
+        { apiKeys: { queryParam: 'api_key' }, cors: { origins: ['http://a.example'] } },
+        { NODE_ENV },
+      );
+      expect(options.apiKeys && options.apiKeys.queryParam).toBe('api_key');
+      expect(options.cors && options.cors.origins).toEqual(['http://a.example']);
+      expect(options.warnings.join('\n')).not.toMatch(/query string/);
+    }
   });
 
   it.each<[string, unknown, string, { NODE_ENV?: string }?]>([
@@ -396,12 +402,6 @@ describe('resolveSecurityOptions', () => {
       'a CORS pattern instead of an origin',
       { cors: { origins: ['*.example.com'] } },
       'ERR_SECURITY_CONFIG_INVALID_ORIGIN',
-    ],
-    [
-      'an http origin in production',
-      { cors: { origins: ['http://a.example'] } },
-      'ERR_SECURITY_CONFIG_INSECURE_ORIGIN',
-      { NODE_ENV: 'production' },
     ],
     ['a Redis URL of another scheme', { redis: 'http://127.0.0.1:6379' }, 'ERR_SECURITY_CONFIG_INVALID_REDIS_URL'],
     ['a Redis URL that does not parse', { redis: 'not a url' }, 'ERR_SECURITY_CONFIG_INVALID_REDIS_URL'],

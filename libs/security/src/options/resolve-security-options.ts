@@ -4,6 +4,7 @@ import { SecurityConfigError } from '../core/errors.js';
 import { parseDuration, parseLimit, parseSize, type Limit } from '../core/durations.js';
 import { MONITORING_DEFAULTS } from '../monitoring/monitoring-defaults.js';
 import { SECURITY_DEFAULTS } from './security-defaults.js';
+import { anchoredPatternProblem, securityLintNote } from './security-lint.js';
 import type {
   ResolvedSecurityOptions,
   ResolvedWebhookAlertOptions,
@@ -104,16 +105,7 @@ export function resolveSecurityOptions(
       if (queryParam !== false && (typeof queryParam !== 'string' || !QUERY_PARAM.test(queryParam))) {
         fail('INVALID_VALUE', 'apiKeys.queryParam', 'use false or a parameter name of letters, digits, _ and -');
       }
-      if (queryParam !== false) {
-        const message = `apiKeys.queryParam: keys accepted in the query string ("${queryParam}") end up in access logs, proxies and browser history`;
-        if (production)
-          fail(
-            'QUERY_KEY_IN_PRODUCTION',
-            'apiKeys.queryParam',
-            'set it to false in production; send keys in X-API-Key',
-          );
-        warnings.push(message);
-      }
+      // A query-string key is the security lint's rule api-key-in-query (refused in production, waivable).
       const expiry = raw.defaultExpiry ?? d.defaultExpiry;
       const defaultExpiryMs = expiry === false ? false : duration(expiry, 'apiKeys.defaultExpiry');
       const pepper = raw.pepper;
@@ -144,7 +136,7 @@ export function resolveSecurityOptions(
         fail(
           'PERMISSIVE_CORS',
           'cors',
-          'credentials cannot be combined with origin "*"; list the exact origins instead',
+          `credentials cannot be combined with origin "*"; list the exact origins instead ${securityLintNote('cors-credentials-wildcard')}`,
         );
       }
       for (const origin of origins) {
@@ -156,15 +148,19 @@ export function resolveSecurityOptions(
             `"${String(origin)}" is not an origin; use scheme://host[:port] with no path, e.g. https://app.example.com`,
           );
         }
-        if (production && origin.startsWith('http://') && !isLoopbackOrigin(origin)) {
-          fail('INSECURE_ORIGIN', 'cors.origins', `"${origin}" uses http in production; use https`);
-        }
+        // A plain http origin is the security lint's rule cors-insecure-origin (refused in production, waivable).
       }
       const maxAgeMs = duration(raw.maxAge ?? d.maxAge, 'cors.maxAge', true);
       const patterns = stringList(raw.patterns ?? d.patterns, 'cors.patterns');
       for (const pattern of patterns) {
         const problem = anchoredPatternProblem(pattern);
-        if (problem) fail('UNANCHORED_CORS_PATTERN', 'cors.patterns', `"${pattern}" ${problem}`);
+        if (problem) {
+          fail(
+            'UNANCHORED_CORS_PATTERN',
+            'cors.patterns',
+            `"${pattern}" ${problem} ${securityLintNote('cors-unanchored-pattern')}`,
+          );
+        }
       }
       if (wildcard && patterns.length > 0) {
         fail('INVALID_ORIGIN', 'cors.patterns', 'patterns make no sense with origin "*"; list origins or patterns');
@@ -400,7 +396,7 @@ function resolveSigning(raw: Raw, production: boolean, warnings: string[]): Reso
       fail(
         'GENERATED_MASTER_KEY',
         'signing.masterKeyFile',
-        'a generated master key is refused in production; set signing.masterKeys (SIGNING_MASTER_KEYS)',
+        `a generated master key is refused in production; set signing.masterKeys (SIGNING_MASTER_KEYS) ${securityLintNote('generated-master-key')}`,
       );
     }
     warnings.push('signing.masterKeys: not set, so HMAC signing keys cannot be created or used; ed25519 keys work');
@@ -452,7 +448,7 @@ function resolveTrustProxy(value: unknown): ResolvedSecurityOptions['trustProxy'
     fail(
       'PERMISSIVE_TRUST_PROXY',
       'trustProxy',
-      'true would let any client choose its IP with X-Forwarded-For; give a hop count or the proxy addresses/CIDRs',
+      `true would let any client choose its IP with X-Forwarded-For; give a hop count or the proxy addresses/CIDRs ${securityLintNote('trust-proxy-permissive')}`,
     );
   }
   if (typeof value === 'number') {
@@ -468,7 +464,11 @@ function resolveTrustProxy(value: unknown): ResolvedSecurityOptions['trustProxy'
       fail('INVALID_TRUST_PROXY', 'trustProxy', `"${String(entry)}" is not an IP address or CIDR`);
     }
     if (entry.endsWith('/0'))
-      fail('PERMISSIVE_TRUST_PROXY', 'trustProxy', `"${entry}" trusts every address; list the proxies`);
+      fail(
+        'PERMISSIVE_TRUST_PROXY',
+        'trustProxy',
+        `"${entry}" trusts every address; list the proxies ${securityLintNote('trust-proxy-permissive')}`,
+      );
   }
   return [...value];
 }
@@ -562,7 +562,7 @@ function resolveHeaders(raw: Raw): ResolvedSecurityOptions['headers'] {
   if (!isRecord(relaxedRaw)) fail('TYPE', 'headers.relaxedPaths', "use { '/docs': '<policy>' }");
   const relaxedPaths: Record<string, string> = {};
   for (const [path, policy] of Object.entries(relaxedRaw)) {
-    if (!/^\/[A-Za-z0-9._~\/-]*$/.test(path)) {
+    if (!/^\/[A-Za-z0-9._~/-]*$/.test(path)) {
       fail('INVALID_VALUE', 'headers.relaxedPaths', `"${path}" is not a path prefix such as "/docs"`);
     }
     relaxedPaths[path] = text('relaxedPaths', policy);
@@ -577,40 +577,8 @@ function resolveHeaders(raw: Raw): ResolvedSecurityOptions['headers'] {
   };
 }
 
-/**
- * Why a CORS origin pattern is unsafe, or undefined: it must compile, start with `^`, end with an unescaped
- * `$`, and have no `|` outside a group (`^a|b$` anchors only `a` at the start and `b` at the end).
- */
-export function anchoredPatternProblem(source: string): string | undefined {
-  try {
-    new RegExp(source);
-  } catch {
-    return 'is not a valid regular expression';
-  }
-  if (!source.startsWith('^')) return 'must start with ^';
-  let escaped = false;
-  let endsEscaped = false;
-  let depth = 0;
-  let inClass = false;
-  for (let index = 1; index < source.length; index++) {
-    const char = source[index];
-    if (escaped) {
-      escaped = false;
-      endsEscaped = index === source.length - 1;
-      continue;
-    }
-    if (char === '\\') escaped = true;
-    else if (inClass) inClass = char !== ']';
-    else if (char === '[') inClass = true;
-    else if (char === '(') depth++;
-    else if (char === ')') depth--;
-    else if (char === '|' && depth === 0)
-      return 'has a | outside a group, which unanchors it; wrap the alternatives in (…)';
-    else if (char === '$' && index !== source.length - 1) return 'has a $ before its end';
-  }
-  if (!source.endsWith('$') || escaped || endsEscaped) return 'must end with $';
-  return undefined;
-}
+// Checked at resolve time and by the lint; kept importable from here.
+export { anchoredPatternProblem };
 
 function stringList(value: unknown, name: string): string[] {
   if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
@@ -714,11 +682,6 @@ function isOrigin(text: string): boolean {
   } catch {
     return false;
   }
-}
-
-function isLoopbackOrigin(origin: string): boolean {
-  const host = new URL(origin).hostname;
-  return host === 'localhost' || host === '127.0.0.1' || host === '[::1]';
 }
 
 function isLoopbackHost(host: string): boolean {
