@@ -17,6 +17,11 @@ export type {
   ResolvedRateLimitPolicy,
   CorsOptions,
   InputLimitOptions,
+  HstsOptions,
+  SecurityHeadersOptions,
+  ResolvedSecurityHeadersOptions,
+  ResolvedCorsOptions,
+  LintOptions,
   ResolvedInputLimits,
   AuditOptions,
   ResolvedAuditOptions,
@@ -355,3 +360,24 @@ export { SignedGuard } from './signing/signed.guard.js';
 export { rawBodyOf } from './signing/raw-body.js';
 export { SignatureRejectedError } from './core/errors.js';
 export type { SigningOptions, ResolvedSigningOptions } from './options/security-options.js';
+
+export {
+  buildSecurityHeaders,
+  isSecureRequest,
+  type SecurityHeader,
+  type SecurityHeaderPlan,
+  type SecurityHeadersOverride,
+} from './headers/security-headers.js';
+export { SecurityHeaders } from './headers/security-headers.decorator.js';
+export { CORS_EXPOSED_HEADERS, canonicalOrigin, type CorsPolicy, type CorsDecision } from './headers/cors.js';
+export {
+  runSecurityLint,
+  lintSecurityOptions,
+  SECURITY_LINT_RULES,
+  OWASP_API_2023,
+  type SecurityLintRule,
+  type SecurityLintContext,
+  type SecurityLintFinding,
+  type SecurityLintResult,
+  type OwaspApiRisk,
+} from './options/security-lint.js';

@@ -47,6 +47,7 @@ import { IpBlockGuard } from './monitoring/ip-block.guard.js';
 import { AUDIT_QUEUE_DEPTH, SecurityMetrics } from './monitoring/security-metrics.service.js';
 import { WebhookAlertSink } from './monitoring/webhook-alert.sink.js';
 import { installRequestIdHook } from './http/request-id.hook.js';
+import { FIRST_LAYERS, moveLayersToFront } from './http/express-layers.js';
 import { MemoryRateLimitStore } from './rate-limit/adapters/memory-rate-limit.store.js';
 import { IpRateLimitGuard, PrincipalRateLimitGuard } from './rate-limit/rate-limit.guard.js';
 import { RateLimitStore } from './rate-limit/rate-limit.store.js';
@@ -215,7 +216,7 @@ export class SecurityModule
     super();
   }
 
-  // Runs before Nest registers routes, so the hook is first on Express too.
+  // Runs at init, before Nest registers its routes; see moveLayersToFront for what was added earlier.
   configure(_consumer: MiddlewareConsumer): void {
     const adapter = this.adapterHost.httpAdapter;
     if (!adapter) return;
@@ -228,7 +229,14 @@ export class SecurityModule
     if (this.options.cors) installCors(adapter, this.options.cors);
     // The library reads every body itself, under its limits, and keeps the bytes signatures cover.
     installBodyParsing(adapter, { capBytes: this.bodyLimits.capBytes, limits: this.options.limits });
-    installHeaderLimit(adapter.getHttpServer(), this.options.limits.headerBytes, this.options.problems.typeBaseUri);
+    installHeaderLimit(
+      adapter.getHttpServer(),
+      this.options.limits.headerBytes,
+      this.options.problems.typeBaseUri,
+      this.headerPlan ?? undefined,
+    );
+    // On Express, ahead even of what was added before init (Swagger UI, app.use() in main.ts).
+    if (adapter.getType() === 'express') moveLayersToFront(adapter.getInstance(), FIRST_LAYERS);
   }
 
   onApplicationBootstrap(): void {

@@ -53,7 +53,7 @@ export function installCors(adapter: AbstractHttpAdapter, options: ResolvedCorsO
     });
     return;
   }
-  instance.use((request: HttpRequestLike, response: ServerResponseLike, next: () => void) => {
+  instance.use(function securityCors(request: HttpRequestLike, response: ServerResponseLike, next: () => void) {
     const decision = decide(policy, request);
     write(
       decision,

@@ -22,7 +22,11 @@ export function installRequestIdHook(adapter: AbstractHttpAdapter, trustInbound:
     );
     return;
   }
-  instance.use((request: HttpRequestLike, response: { setHeader(n: string, v: string): void }, next: () => void) => {
+  instance.use(function securityRequestId(
+    request: HttpRequestLike,
+    response: { setHeader(n: string, v: string): void },
+    next: () => void,
+  ) {
     response.setHeader('X-Request-Id', requestIdOf(request, trustInbound));
     next();
   });

@@ -153,6 +153,117 @@ describe('checkJsonShape', () => {
     expect(violation?.reason).toContain(reason);
   });
 
+  it('validates every escaped key, decoding only those that could spell a forbidden key', () => {
+    const escaped = (name: string) =>
+      name.replaceAll(/./g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    // Fully escaped: the longest spelling of a forbidden key (66 characters) is still found.
+    expect(checkJsonShape(`{"${escaped('constructor')}":1}`, limits)).toMatchObject({
+      rule: 'forbidden_key',
+      path: 'body.constructor',
+    });
+    expect(checkJsonShape('{"prototyp\\u0065":{}}', limits)?.path).toBe('body.prototype');
+    expect(checkJsonShape('{"\\u005f_proto__x":1,"proto\\u0074ypes":2,"\\n__proto__":3}', limits)).toBeUndefined();
+    // A bad escape is refused whatever the key's length; a raw control character only beside an escape.
+    expect(checkJsonShape(`{"${'k'.repeat(100)}\\x":1}`, limits)?.reason).toContain('invalid key');
+    expect(checkJsonShape('{"\\q":1}', limits)?.reason).toContain('invalid key');
+    expect(checkJsonShape('{"a\\n\u0001":1}', limits)?.reason).toContain('invalid key');
+    expect(checkJsonShape('{"a\u0001":1}', limits)).toBeUndefined();
+    expect(parseJsonWithin('{"a\u0001":1}', limits)).toMatchObject({ violation: { reason: 'not valid JSON' } });
+  });
+
+  it('names escaped keys decoded in paths', () => {
+    expect(checkJsonShape('{"\\u0061\\"b":{"c\\\\":[[1]]}}', { ...tight, maxDepth: 3 })?.path).toBe('body.a"b.c\\[0]');
+    expect(checkJsonShape('{"x":1,"\\u0079":{"z":[1,2,3]}}', tight)?.path).toBe('body.y.z');
+  });
+
+  it('finds the end of strings after long runs of backslashes', () => {
+    const run = (count: number) => '\\'.repeat(count);
+    // An even run ends before the quote, an odd one escapes it.
+    expect(checkJsonShape(`["${run(10_000)}",[1]]`, { maxDepth: 1, maxArrayLength: 5, maxKeys: 5 })?.path).toBe(
+      'body[1]',
+    );
+    expect(checkJsonShape(`["${run(9_999)}",[1]]`, limits)?.reason).toContain('unterminated string');
+    expect(checkJsonShape(`{"${run(4)}\\"":[[[1]]]}`, tight)?.path).toBe('body.\\\\"[0]');
+  });
+
+  it('stays linear on many escaped keys and escaped quotes', () => {
+    const keys = Array.from({ length: 100_000 }, (_, k) => `"k\\u0065y${k}":"\\"${k}\\""`).join(',');
+    expect(checkJsonShape(`{${keys}}`, generous)).toBeUndefined();
+    // Plain keys and one backslash at the very end: looking for it once per key would be quadratic.
+    const plain = Array.from({ length: 100_000 }, (_, k) => `"key${k}":${k}`).join(',');
+    expect(checkJsonShape(`{${plain},"last":"\\n"}`, generous)).toBeUndefined();
+    const quotes = `["${'\\"'.repeat(200_000)}"]`;
+    expect(checkJsonShape(quotes, generous)).toBeUndefined();
+  });
+
+  it('refuses a key exactly as JSON.parse reads it (fast-check, fixed seed)', () => {
+    // Each unit keeps its backslashes paired with what follows, so a quote in a key is always escaped.
+    const unit = fc.constantFrom(
+      '\\"',
+      '\\\\',
+      '\\/',
+      '\\n',
+      '\\t',
+      '\\x',
+      '\\u',
+      '\\u005f',
+      '\\u0070',
+      '\\u0074',
+      '\\uD83D',
+      '_',
+      'p',
+      'r',
+      'o',
+      't',
+      'e',
+      'y',
+      'c',
+      'n',
+      's',
+      'u',
+      '0',
+      '5',
+      'f',
+      'F',
+      'g',
+      '\u0001',
+      '\n',
+      'ü',
+      '😀',
+      '__proto__',
+      'prototype',
+      'constructor',
+      'constr',
+      'uctor',
+    );
+    const deep = { maxDepth: 3, maxArrayLength: 5, maxKeys: 5 };
+    fc.assert(
+      fc.property(
+        fc.array(unit, { maxLength: 8 }).map((units) => units.join('')),
+        (raw) => {
+          for (const text of [`{"${raw}":1}`, `{"a":[{"${raw}":[[1]]}]}`]) {
+            const violation = checkJsonShape(text, deep);
+            let value: unknown;
+            try {
+              value = JSON.parse(text);
+            } catch {
+              if (raw.includes('\\')) {
+                expect(violation?.reason).toContain('invalid key');
+              } else {
+                // Beside no escape a raw control character is left to JSON.parse: the key reads as if escaped.
+                const escaped = text.replaceAll('\u0001', '\\u0001').replaceAll('\n', '\\n');
+                expect(violation).toEqual(checkValueShape(JSON.parse(escaped), deep, 'body'));
+              }
+              continue;
+            }
+            expect(violation).toEqual(checkValueShape(value, deep, 'body'));
+          }
+        },
+      ),
+      { seed: 11, numRuns: 3000 },
+    );
+  });
+
   it('leaves the spelling of literals to JSON.parse', () => {
     expect(checkJsonShape('[tru, 01, 1e]', limits)).toBeUndefined();
   });

@@ -17,6 +17,10 @@ export interface JsonShapeLimits {
 
 /** Keys refused at any depth: assigning them on a plain object can replace or reach a prototype. */
 export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+const FORBIDDEN_NAMES: readonly string[] = [...FORBIDDEN_KEYS];
+const SHORTEST_FORBIDDEN = Math.min(...FORBIDDEN_NAMES.map((name) => name.length));
+// An escape spells a character in at most 6 (`\u005f`): a longer key cannot decode to a forbidden one.
+const LONGEST_FORBIDDEN_RAW = 6 * Math.max(...FORBIDDEN_NAMES.map((name) => name.length));
 
 /** The first limit an input broke. `path` names where (`body.a[3].b`), never a value. */
 export interface ShapeViolation {
@@ -32,12 +36,6 @@ const UNPRINTABLE = /[\p{Cc}\u2028\u2029]/gu;
 const OBJECT = 0;
 const ARRAY = 1;
 
-// Scanner states: what the next non-blank character must start.
-const VALUE = 0;
-const AFTER_VALUE = 1;
-const MEMBER = 2;
-const ELEMENT = 3;
-
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
@@ -52,93 +50,119 @@ const CLOSE_BRACKET = 0x5d;
  * within `limits`. Keys are decoded before comparison, so `"__pro\u0074o__"` is refused. Syntax errors the
  * scanner can step over (a bad number, a control character in a string) are left to `JSON.parse`; where it
  * cannot continue (unbalanced brackets, unterminated string, bad escape in a key) the rule is `syntax`.
+ * Nothing is allocated per key or element: each open container keeps its entry count and, for an object,
+ * where its current key sits in the text, and a path is built from them only for the violation.
  * @example checkJsonShape('{"a":[[1]]}', { maxDepth: 2, maxArrayLength: 10, maxKeys: 10 })
  * // → { rule: 'depth', path: 'body.a[0]', reason: 'nested deeper than 2 levels' }
  */
 export function checkJsonShape(text: string, limits: JsonShapeLimits, root = 'body'): ShapeViolation | undefined {
   if (typeof text !== 'string') return { rule: 'syntax', path: root, reason: 'not JSON text' };
-  const kinds: number[] = [];
-  // Entries so far (elements or keys) of each open container.
-  const counts: number[] = [];
-  // How each open container is reached from its parent (`.a`, `[3]`); joined only to report.
-  const segments: string[] = [];
-  const path = (last = '') => root + segments.join('') + last;
-  const syntax = (reason: string, at: number): ShapeViolation => ({
-    rule: 'syntax',
-    path: path(),
-    reason: `${reason} at offset ${at}`,
-  });
+  const { maxDepth, maxArrayLength, maxKeys } = limits;
+  // One entry per open container, the innermost at `top`; the arrays only grow, `top` moves.
+  const stack: Stack = { kinds: [], counts: [], keyStarts: [], keyEnds: [] };
+  const { kinds, counts, keyStarts, keyEnds } = stack;
   const n = text.length;
-  let pending = '';
-  let state = VALUE;
+  let top = -1;
+  // The first backslash at or after the start of some earlier key (`n` if none): whether a key holds an
+  // escape costs one comparison, and the `indexOf` calls behind it cover the text at most once.
+  let nextBackslash = -1;
+  // Whether the next entry is an object member (its key comes first) rather than a value.
+  let member = false;
   let i = 0;
+  // Character codes are read as `i < n ? text.charCodeAt(i) : -1`, never NaN, which keeps them small
+  // integers for V8. Blanks are skipped with a `c <= 0x20` test first: JSON's punctuation is above it.
+  let c: number;
 
   for (;;) {
-    i = skipWhitespace(text, i);
-    const c = i < n ? text.charCodeAt(i) : -1;
-    const top = kinds.length - 1;
+    // An entry starts here (the root value, or an element or member already counted), after blanks.
+    c = i < n ? text.charCodeAt(i) : -1;
+    while (c <= 0x20 && (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09)) c = ++i < n ? text.charCodeAt(i) : -1;
 
-    if (state === VALUE) {
-      if (c === OPEN_BRACE || c === OPEN_BRACKET) {
-        if (kinds.length >= limits.maxDepth) return depthViolation(path(pending), limits.maxDepth);
-        kinds.push(c === OPEN_BRACE ? OBJECT : ARRAY);
-        counts.push(0);
-        segments.push(pending);
-        i = skipWhitespace(text, i + 1);
-        if (text.charCodeAt(i) === (c === OPEN_BRACE ? CLOSE_BRACE : CLOSE_BRACKET)) {
-          i++;
-          kinds.pop();
-          counts.pop();
-          segments.pop();
-          state = AFTER_VALUE;
-        } else {
-          state = c === OPEN_BRACE ? MEMBER : ELEMENT;
-        }
-      } else if (c === QUOTE) {
-        const end = stringEnd(text, i + 1);
-        if (end < 0) return syntax('unterminated string', i);
-        i = end + 1;
-        state = AFTER_VALUE;
-      } else {
-        // Numbers, true, false, null: their spelling is JSON.parse's business.
-        const start = i;
-        while (i < n && isLiteralChar(text.charCodeAt(i))) i++;
-        if (i === start) return syntax(c < 0 ? 'unexpected end' : 'unexpected character', i);
-        state = AFTER_VALUE;
-      }
-    } else if (state === ELEMENT) {
-      if (counts[top] >= limits.maxArrayLength) {
-        return { rule: 'array_length', path: path(), reason: `more than ${limits.maxArrayLength} elements` };
-      }
-      pending = `[${counts[top]}]`;
+    if (member) {
+      if (c !== QUOTE) return syntaxViolation(text, root, stack, top, 'expected a key', i);
+      if (counts[top] >= maxKeys) return keysViolation(pathTo(text, root, stack, top - 1), maxKeys);
       counts[top]++;
-      state = VALUE;
-    } else if (state === MEMBER) {
-      if (c !== QUOTE) return syntax('expected a key', i);
-      if (counts[top] >= limits.maxKeys) return keysViolation(path(), limits.maxKeys);
-      counts[top]++;
+      const start = i + 1;
+      const end = stringEnd(text, start);
+      if (end < 0) return syntaxViolation(text, root, stack, top, 'unterminated key', i);
+      keyStarts[top] = start;
+      keyEnds[top] = end;
+      if (nextBackslash < start) {
+        nextBackslash = text.indexOf('\\', start);
+        if (nextBackslash < 0) nextBackslash = n;
+      }
+      const forbidden =
+        nextBackslash < end ? escapedKeyIsForbidden(text, start, end) : plainKeyIsForbidden(text, start, end);
+      if (forbidden === undefined) return syntaxViolation(text, root, stack, top, 'invalid key', i);
+      if (forbidden) return forbiddenKeyViolation(pathTo(text, root, stack, top));
+      i = end + 1;
+      c = i < n ? text.charCodeAt(i) : -1;
+      while (c <= 0x20 && (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09)) c = ++i < n ? text.charCodeAt(i) : -1;
+      if (c !== COLON) return syntaxViolation(text, root, stack, top, 'expected a colon', i);
+      c = ++i < n ? text.charCodeAt(i) : -1;
+      while (c <= 0x20 && (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09)) c = ++i < n ? text.charCodeAt(i) : -1;
+      member = false;
+    }
+
+    // A value starts at `i`.
+    if (c === QUOTE) {
       const end = stringEnd(text, i + 1);
-      if (end < 0) return syntax('unterminated key', i);
-      const key = decodeKey(text.slice(i + 1, end));
-      if (key === undefined) return syntax('invalid key', i);
-      pending = keySegment(key);
-      if (FORBIDDEN_KEYS.has(key)) return forbiddenKeyViolation(path(pending));
-      i = skipWhitespace(text, end + 1);
-      if (text.charCodeAt(i) !== COLON) return syntax('expected a colon', i);
-      i++;
-      state = VALUE;
-    } else if (top < 0) {
-      return c < 0 ? undefined : syntax('unexpected text after the value', i);
-    } else if (c === COMMA) {
-      i++;
-      state = kinds[top] === OBJECT ? MEMBER : ELEMENT;
-    } else if (c === (kinds[top] === OBJECT ? CLOSE_BRACE : CLOSE_BRACKET)) {
-      i++;
-      kinds.pop();
-      counts.pop();
-      segments.pop();
+      if (end < 0) return syntaxViolation(text, root, stack, top, 'unterminated string', i);
+      i = end + 1;
+    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      if (top + 1 >= maxDepth) return depthViolation(pathTo(text, root, stack, top), maxDepth);
+      const kind = c === OPEN_BRACE ? OBJECT : ARRAY;
+      top++;
+      kinds[top] = kind;
+      counts[top] = 0;
+      c = ++i < n ? text.charCodeAt(i) : -1;
+      while (c <= 0x20 && (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09)) c = ++i < n ? text.charCodeAt(i) : -1;
+      if (c === (kind === OBJECT ? CLOSE_BRACE : CLOSE_BRACKET)) {
+        i++;
+        top--;
+      } else if (kind === OBJECT) {
+        member = true;
+        continue;
+      } else {
+        if (maxArrayLength <= 0) return arrayLengthViolation(pathTo(text, root, stack, top - 1), maxArrayLength);
+        counts[top] = 1;
+        continue;
+      }
     } else {
-      return syntax(c < 0 ? 'unexpected end' : 'expected a comma or a closing bracket', i);
+      // Numbers, true, false, null: their spelling is JSON.parse's business.
+      const start = i;
+      while (i < n && isLiteralChar(text.charCodeAt(i))) i++;
+      if (i === start) {
+        return syntaxViolation(text, root, stack, top, c < 0 ? 'unexpected end' : 'unexpected character', i);
+      }
+    }
+
+    // After a value: close containers until a comma, which starts the next entry, or the end.
+    for (;;) {
+      c = i < n ? text.charCodeAt(i) : -1;
+      while (c <= 0x20 && (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09)) c = ++i < n ? text.charCodeAt(i) : -1;
+      if (top < 0) {
+        return c < 0 ? undefined : syntaxViolation(text, root, stack, top, 'unexpected text after the value', i);
+      }
+      const kind = kinds[top];
+      if (c === COMMA) {
+        i++;
+        if (kind === OBJECT) {
+          member = true;
+        } else {
+          if (counts[top] >= maxArrayLength) {
+            return arrayLengthViolation(pathTo(text, root, stack, top - 1), maxArrayLength);
+          }
+          counts[top]++;
+        }
+        break;
+      }
+      if (c !== (kind === OBJECT ? CLOSE_BRACE : CLOSE_BRACKET)) {
+        const reason = c < 0 ? 'unexpected end' : 'expected a comma or a closing bracket';
+        return syntaxViolation(text, root, stack, top, reason, i);
+      }
+      i++;
+      top--;
     }
   }
 }
@@ -212,9 +236,7 @@ function walkValue(value: unknown, limits: JsonShapeLimits, root: string): Shape
       if (FORBIDDEN_KEYS.has(key)) return forbiddenKeyViolation(path(segment));
       violation = enter((frame.node as Record<string, unknown>)[key], segment);
     } else {
-      if (index >= limits.maxArrayLength) {
-        return { rule: 'array_length', path: path(), reason: `more than ${limits.maxArrayLength} elements` };
-      }
+      if (index >= limits.maxArrayLength) return arrayLengthViolation(path(), limits.maxArrayLength);
       violation = enter((frame.node as unknown[])[index], `[${index}]`);
     }
   }
@@ -276,6 +298,10 @@ function depthViolation(path: string, maxDepth: number): ShapeViolation {
   return { rule: 'depth', path, reason: `nested deeper than ${maxDepth} levels` };
 }
 
+function arrayLengthViolation(path: string, maxArrayLength: number): ShapeViolation {
+  return { rule: 'array_length', path, reason: `more than ${maxArrayLength} elements` };
+}
+
 function keysViolation(path: string, maxKeys: number): ShapeViolation {
   return { rule: 'keys', path, reason: `more than ${maxKeys} keys` };
 }
@@ -305,23 +331,112 @@ function decodeKey(raw: string): string | undefined {
   }
 }
 
-/** Index of the quote closing a string whose content starts at `from`, or -1. */
-function stringEnd(text: string, from: number): number {
-  for (let i = from; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === BACKSLASH) i++;
-    else if (c === QUOTE) return i;
-  }
-  return -1;
+/** The open containers of a scan, innermost last; an object's current key is `text.slice(keyStart, keyEnd)`. */
+interface Stack {
+  readonly kinds: number[];
+  /** Entries so far (elements or keys). */
+  readonly counts: number[];
+  readonly keyStarts: number[];
+  readonly keyEnds: number[];
 }
 
-function skipWhitespace(text: string, from: number): number {
-  let i = from;
-  for (;;) {
-    const c = text.charCodeAt(i);
-    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return i;
-    i++;
+/**
+ * `root`, then the current entry (`.key`, `[index]`) of each open container up to and including `last`: the
+ * path of the value that entry holds. Built only to report a violation.
+ */
+function pathTo(text: string, root: string, stack: Stack, last: number): string {
+  let path = root;
+  for (let level = 0; level <= last; level++) {
+    path +=
+      stack.kinds[level] === OBJECT
+        ? keySegment(decodeKey(text.slice(stack.keyStarts[level], stack.keyEnds[level])) ?? '')
+        : `[${stack.counts[level] - 1}]`;
   }
+  return path;
+}
+
+/** A syntax error at `offset`, found inside the container at `top`. */
+function syntaxViolation(
+  text: string,
+  root: string,
+  stack: Stack,
+  top: number,
+  reason: string,
+  offset: number,
+): ShapeViolation {
+  return { rule: 'syntax', path: pathTo(text, root, stack, top - 1), reason: `${reason} at offset ${offset}` };
+}
+
+/** Whether the key `text.slice(start, end)`, which has no backslash, is a forbidden key; allocates nothing. */
+function plainKeyIsForbidden(text: string, start: number, end: number): boolean {
+  const length = end - start;
+  if (length < SHORTEST_FORBIDDEN) return false;
+  for (let k = 0; k < FORBIDDEN_NAMES.length; k++) {
+    const name = FORBIDDEN_NAMES[k];
+    if (name.length === length && text.startsWith(name, start)) return true;
+  }
+  return false;
+}
+
+/**
+ * Whether the key `text.slice(start, end)`, which has a backslash, is a forbidden key once decoded, or
+ * `undefined` when `JSON.parse` would refuse it (a bad escape, or a raw control character). Decoded only
+ * when its length could spell a forbidden key.
+ */
+function escapedKeyIsForbidden(text: string, start: number, end: number): boolean | undefined {
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20) return undefined;
+    if (c !== BACKSLASH) continue;
+    const escape = text.charCodeAt(++i);
+    if (escape === 0x75) {
+      // `\uXXXX`; `text[end]` is the closing quote, never a hex digit, so this cannot read past the key.
+      if (!isHexDigit(text.charCodeAt(i + 1)) || !isHexDigit(text.charCodeAt(i + 2))) return undefined;
+      if (!isHexDigit(text.charCodeAt(i + 3)) || !isHexDigit(text.charCodeAt(i + 4))) return undefined;
+      i += 4;
+    } else if (!isSimpleEscape(escape)) {
+      return undefined;
+    }
+  }
+  const length = end - start;
+  if (length < SHORTEST_FORBIDDEN || length > LONGEST_FORBIDDEN_RAW) return false;
+  const key = decodeKey(text.slice(start, end));
+  return key === undefined ? undefined : FORBIDDEN_KEYS.has(key);
+}
+
+/** `"` `\\` `/` `b` `f` `n` `r` `t`: the characters that may follow a backslash, besides `u`. */
+function isSimpleEscape(c: number): boolean {
+  return (
+    c === QUOTE ||
+    c === BACKSLASH ||
+    c === 0x2f || // /
+    c === 0x62 || // b
+    c === 0x66 || // f
+    c === 0x6e || // n
+    c === 0x72 || // r
+    c === 0x74 // t
+  );
+}
+
+function isHexDigit(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46);
+}
+
+/**
+ * Index of the quote closing a string whose content starts at `from` (just after its opening quote), or -1.
+ * Jumps from quote to quote with `indexOf`; a quote is escaped when an odd run of backslashes precedes it.
+ * Each character is looked at at most twice, so a scan stays linear.
+ */
+function stringEnd(text: string, from: number): number {
+  let quote = text.indexOf('"', from);
+  while (quote >= 0) {
+    // `text[from - 1]` is the opening quote, so the run cannot reach before the string.
+    let before = quote - 1;
+    while (text.charCodeAt(before) === BACKSLASH) before--;
+    if (((quote - before) & 1) === 1) return quote;
+    quote = text.indexOf('"', quote + 1);
+  }
+  return -1;
 }
 
 /** Characters that can appear in a number or in `true`, `false`, `null`. */
