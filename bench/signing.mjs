@@ -22,7 +22,8 @@
 // the rate). Every verify must be true and every claim must win, or the run fails; after each pass one
 // replayed claim must lose. The tables show each case's median round (by calls per second, one at a time).
 //
-// Part 2, HTTP: one Nest app (Fastify by default, `rawBody: true`) with SecurityModule.forRoot
+// Part 2, HTTP: one Nest app (Fastify by default, `bodyParser: false`: the library parses every body itself
+// and keeps the raw bytes signatures cover) with SecurityModule.forRoot
 // ({ environment: 'production', audit: { log: false }, apiKeys: { pepper }, changes: { transport: 'memory' },
 // rateLimit: false, signing: { masterKeys: 'v1:<base64 32 bytes>' } }), in-memory stores (so the
 // in-memory nonce store), and two routes with the same handler: `POST /keyed` (API key in X-API-Key) and
@@ -156,7 +157,7 @@ async function serve(adapterName) {
 
   const app = await NestFactory.create(BenchModule, await createAdapter(adapterName), {
     logger: ['error'],
-    rawBody: true,
+    bodyParser: false,
   });
   const actor = { label: 'bench' };
   const principals = app.get(Principals);
@@ -626,7 +627,7 @@ async function probe(url, variant, headersFor, message) {
 function httpTable(results, { connections, duration, rounds }) {
   const base = results.find((r) => r.name === 'api-key');
   const lines = [
-    `Nest ${args.adapter} (\`rawBody: true\`), SecurityModule (production, in-memory stores and nonce store, ` +
+    `Nest ${args.adapter} (\`bodyParser: false\`), SecurityModule (production, in-memory stores and nonce store, ` +
       `\`rateLimit: false\`), \`POST\` with a ${BODY_BYTES}-byte JSON body, a fresh signature per request, ` +
       `${connections} connections, about ${duration} s per run (sized in requests), median of ${rounds}, loopback; ` +
       `${machineSummary()}; ` +

@@ -15,9 +15,21 @@ export async function importAutocannon() {
   }
 }
 
-/** One autocannon run. Bounded: it ends after `duration` seconds; a request may wait at most 10 s. */
-export function load(autocannon, { url, connections, duration, headers }) {
-  return autocannon({ url, connections, duration, timeout: 10, pipelining: 1, ...(headers ? { headers } : {}) });
+/**
+ * One autocannon run. Bounded: it ends after `duration` seconds; a request may wait at most 10 s. `method`
+ * and `body` (the same body on every request) are optional; GET without a body by default.
+ */
+export function load(autocannon, { url, connections, duration, headers, method, body }) {
+  return autocannon({
+    url,
+    connections,
+    duration,
+    timeout: 10,
+    pipelining: 1,
+    ...(headers ? { headers } : {}),
+    ...(method ? { method } : {}),
+    ...(body !== undefined ? { body } : {}),
+  });
 }
 
 /** The run with the median req/s (the lower middle one for an even count). */
