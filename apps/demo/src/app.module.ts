@@ -74,6 +74,7 @@ export class AppModule {
           redis: config.redisUrl ?? false,
           trustProxy: config.trustProxy,
           cors: { origins: config.corsOrigins, credentials: config.corsCredentials },
+          lint: { allow: config.lintAllow },
           rateLimit: { policies: config.rateLimits, onStoreError: config.rateLimitOnStoreError },
           apiKeys: { pepper: config.apiKeyPepper },
           audit: { log: config.securityLog, spillDir: `${config.dataDir}/audit` },

@@ -3,26 +3,45 @@ import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { startEmbeddedPostgres, EMBEDDED_POOL_SIZE, type EmbeddedPostgres } from '@app/security';
+import type { Server } from 'node:http';
+import {
+  applyServerTimeouts,
+  startEmbeddedPostgres,
+  EMBEDDED_POOL_SIZE,
+  type EmbeddedPostgres,
+  type SecureTlsOptions,
+} from '@app/security';
 import { AppModule, type DemoDatabase } from './app.module.js';
 import type { DemoConfig } from './config/demo-config.js';
+import { createRedirectServer } from './tls/redirect-server.js';
+import { readTlsOptions } from './tls/tls-files.js';
 
 /** A created (not yet listening) demo app and what must be closed with it. */
 export interface DemoApp {
   readonly app: INestApplication;
   readonly embedded?: EmbeddedPostgres;
+  /** The plain-HTTP listener that only redirects to `PUBLIC_ORIGIN` (`HTTP_REDIRECT_PORT`), when configured. */
+  readonly redirect?: Server;
+  /**
+   * Starts listening: the app on `port`/`host` (default `PORT`/`HOST`), then the redirect listener on
+   * `HTTP_REDIRECT_PORT` and the same host.
+   */
+  listen(port?: number, host?: string): Promise<void>;
   close(): Promise<void>;
 }
 
 /**
- * Opens the database (embedded when no `DATABASE_URL`), builds the Nest app on the configured adapter,
- * and mounts the OpenAPI document. Used by `main.ts` and by the e2e suites.
+ * Opens the database (embedded when no `DATABASE_URL`), builds the Nest app on the configured adapter
+ * (HTTPS when `TLS_CERT`/`TLS_KEY` are set), applies the server timeouts, and mounts the OpenAPI document.
+ * Used by `main.ts` and by the e2e suites.
  */
 export async function createDemoApp(
   config: DemoConfig,
   options: { logger?: LoggerService | false } = {},
 ): Promise<DemoApp> {
   const logger = new Logger('Demo');
+  // Read before anything starts: a missing or unreadable certificate fails the boot at once.
+  const tls = config.tls ? await readTlsOptions(config, logger) : undefined;
   let embedded: EmbeddedPostgres | undefined;
   let database: DemoDatabase;
   if (config.databaseUrl) {
@@ -39,28 +58,62 @@ export async function createDemoApp(
   if (!config.redisUrl) {
     logger.warn('REDIS_URL is not set: rate limits, nonces and caches are in memory, per instance.');
   }
-  const adapter = config.adapter === 'express' ? new ExpressAdapter() : new FastifyAdapter({ trustProxy: false });
+  let app: INestApplication | undefined;
   try {
-    const app = await NestFactory.create(AppModule.forRoot(config, database), adapter, {
+    const created = await NestFactory.create(AppModule.forRoot(config, database), httpAdapter(config, tls), {
       logger: options.logger,
       bufferLogs: false,
       // SecurityModule reads every body itself, under its size and shape limits, and keeps the exact bytes
       // that signatures cover; Nest's own parsers would read first.
       bodyParser: false,
+      // Express builds its server from these; Fastify was given them in its adapter.
+      ...(tls && config.adapter === 'express' ? { httpsOptions: tls } : {}),
     });
-    mountOpenApi(app);
+    app = created;
+    // Before listening: Node reads the timeout checking interval when the server starts listening.
+    applyServerTimeouts(created.getHttpServer() as Server, config.serverTimeouts);
+    const redirect = config.httpRedirect ? createRedirectServer(config.httpRedirect.publicOrigin) : undefined;
+    if (redirect) applyServerTimeouts(redirect, config.serverTimeouts);
+    mountOpenApi(created);
     return {
-      app,
+      app: created,
       embedded,
+      redirect,
+      listen: async (port = config.port, host = config.host) => {
+        await created.listen(port, host);
+        if (redirect && config.httpRedirect) {
+          await new Promise<void>((resolve, reject) => {
+            redirect.once('error', reject);
+            redirect.listen(config.httpRedirect!.port, host, () => {
+              redirect.off('error', reject);
+              resolve();
+            });
+          });
+        }
+      },
       close: async () => {
-        await app.close();
+        if (redirect?.listening) {
+          // Its answers are immediate and close their connection: nothing in flight is worth waiting for.
+          const closed = new Promise<void>((resolve) => redirect.close(() => resolve()));
+          redirect.closeAllConnections();
+          await closed;
+        }
+        await created.close();
         await embedded?.close();
       },
     };
   } catch (error) {
+    await app?.close();
     await embedded?.close();
     throw error;
   }
+}
+
+// Fastify builds its server when the adapter is created, so TLS options go to the adapter; Express gets
+// them through Nest's `httpsOptions`.
+function httpAdapter(config: DemoConfig, tls: SecureTlsOptions | undefined): ExpressAdapter | FastifyAdapter {
+  if (config.adapter === 'express') return new ExpressAdapter();
+  return tls ? new FastifyAdapter({ trustProxy: false, https: { ...tls } }) : new FastifyAdapter({ trustProxy: false });
 }
 
 function mountOpenApi(app: INestApplication): void {

@@ -1,14 +1,26 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { readDemoConfig } from './config/demo-config.js';
 import { createDemoApp } from './create-app.js';
 
 async function bootstrap(): Promise<void> {
   const config = readDemoConfig();
   const demo = await createDemoApp(config);
-  await demo.app.listen(config.port, config.host);
-  Logger.log(`listening on ${await demo.app.getUrl()} (${config.adapter}); OpenAPI at /docs`, 'Demo');
+  await demo.listen();
+  const scheme = config.tls ? 'HTTPS, TLS 1.2 and 1.3 only' : 'plain HTTP';
+  Logger.log(`listening on ${await demo.app.getUrl()} (${config.adapter}, ${scheme}); OpenAPI at /docs`, 'Demo');
+  if (config.httpRedirect && demo.redirect) {
+    const { port } = demo.redirect.address() as AddressInfo;
+    Logger.log(`redirecting plain HTTP on port ${port} to ${config.httpRedirect.publicOrigin}`, 'Demo');
+  }
+  if (!config.tls && config.nodeEnv === 'production') {
+    Logger.warn(
+      'TLS_CERT and TLS_KEY are not set: serving plain HTTP (fine only behind a TLS-terminating proxy)',
+      'Demo',
+    );
+  }
 
   // Graceful shutdown: stop accepting, let in-flight requests finish (app.close waits for them), then
   // close the database. A second signal exits at once.

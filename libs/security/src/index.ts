@@ -371,6 +371,17 @@ export {
 export { SecurityHeaders } from './headers/security-headers.decorator.js';
 export { CORS_EXPOSED_HEADERS, canonicalOrigin, type CorsPolicy, type CorsDecision } from './headers/cors.js';
 export {
+  secureTlsOptions,
+  applyServerTimeouts,
+  SECURE_TLS_CIPHERS,
+  TLS12_CIPHER_SUITES,
+  TLS13_CIPHER_SUITES,
+  SERVER_TIMEOUT_DEFAULTS,
+  type SecureTlsInput,
+  type SecureTlsOptions,
+  type ServerTimeoutOptions,
+} from './http/tls.js';
+export {
   runSecurityLint,
   lintSecurityOptions,
   SECURITY_LINT_RULES,

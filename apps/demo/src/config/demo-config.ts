@@ -1,4 +1,4 @@
-import type { SigningOptions } from '@app/security';
+import { parseDuration, type SigningOptions } from '@app/security';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 
@@ -14,6 +14,8 @@ export interface DemoConfig {
   readonly dataDir: string;
   readonly corsOrigins: readonly string[];
   readonly corsCredentials: boolean;
+  /** Security lint rules waived on purpose (`SECURITY_LINT_ALLOW`, comma-separated rule ids). */
+  readonly lintAllow: readonly string[];
   readonly trustProxy: false | number | readonly string[];
   /** `CHANGES_TRANSPORT`: how changes reach other instances (`auto` by default; `polling` when embedded). */
   readonly changesTransport?: 'auto' | 'redis' | 'postgres' | 'polling' | 'memory';
@@ -46,6 +48,23 @@ export interface DemoConfig {
    * (compared case-insensitively); unset: loopback only (`127.0.0.1,::1,localhost`).
    */
   readonly pingAllowedHosts: readonly string[];
+  /** `TLS_CERT` and `TLS_KEY` (PEM file paths, both or neither): serve HTTPS (TLS 1.2 and 1.3 only). */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  /**
+   * `HTTP_REDIRECT_PORT` (needs TLS): a plain-HTTP listener on `HOST` that only redirects to `PUBLIC_ORIGIN`
+   * (`https://host[:port]`, required with it), never to the request's `Host`.
+   */
+  readonly httpRedirect?: { readonly port: number; readonly publicOrigin: string };
+  /**
+   * `HTTP_HEADERS_TIMEOUT` (`10s`), `HTTP_REQUEST_TIMEOUT` (`30s`), `HTTP_KEEP_ALIVE_TIMEOUT` (`5s`): how long a
+   * client may take to send the request head, the whole request, and how long an idle connection stays open.
+   * The TLS handshake gets the headers timeout too.
+   */
+  readonly serverTimeouts: {
+    readonly headersTimeoutMs: number;
+    readonly requestTimeoutMs: number;
+    readonly keepAliveTimeoutMs: number;
+  };
 }
 
 /** Thrown for an environment variable the demo cannot use; the message names the variable. */
@@ -73,8 +92,8 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
   if (adapter !== 'fastify' && adapter !== 'express') {
     throw new DemoConfigError(`HTTP_ADAPTER must be "fastify" or "express", not "${adapter}"`);
   }
-  const port = Number(env.PORT ?? 3000);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new DemoConfigError(`PORT must be 0 to 65535`);
+  const port = portOf('PORT', nonEmpty(env.PORT) ?? '3000');
+  const tls = tlsFiles(env.TLS_CERT, env.TLS_KEY);
   return {
     port,
     host: env.HOST ?? '127.0.0.1',
@@ -85,6 +104,7 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
     dataDir: resolve(env.DATA_DIR ?? './.data'),
     corsOrigins: list(env.CORS_ORIGINS),
     corsCredentials: env.CORS_CREDENTIALS === 'true',
+    lintAllow: list(env.SECURITY_LINT_ALLOW),
     trustProxy: trustProxy(env.TRUST_PROXY),
     apiKeyPepper: nonEmpty(env.API_KEY_PEPPER),
     securityLog: env.SECURITY_LOG !== 'off',
@@ -107,7 +127,87 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
       sigv4: { region: nonEmpty(env.SIGV4_REGION) ?? 'us-east-1', service: nonEmpty(env.SIGV4_SERVICE) ?? 'demo' },
     },
     pingAllowedHosts: pingAllowedHosts(env.PING_ALLOWED_HOSTS),
+    tls,
+    httpRedirect: httpRedirect(env, port, tls !== undefined),
+    serverTimeouts: serverTimeouts(env),
   };
+}
+
+function portOf(name: string, value: string): number {
+  const port = /^\d{1,5}$/.test(value.trim()) ? Number(value) : NaN;
+  if (!(port >= 0 && port <= 65535)) throw new DemoConfigError(`${name} must be 0 to 65535`);
+  return port;
+}
+
+// Both files or neither: half a TLS configuration must not quietly serve plain HTTP.
+function tlsFiles(cert: string | undefined, key: string | undefined): DemoConfig['tls'] {
+  const certFile = nonEmpty(cert);
+  const keyFile = nonEmpty(key);
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined || keyFile === undefined) {
+    throw new DemoConfigError(
+      'TLS_CERT and TLS_KEY must be set together (PEM file paths; `npm run dev-cert` writes a pair for development)',
+    );
+  }
+  return { certFile: resolve(certFile), keyFile: resolve(keyFile) };
+}
+
+function httpRedirect(env: NodeJS.ProcessEnv, port: number, https: boolean): DemoConfig['httpRedirect'] {
+  const text = nonEmpty(env.HTTP_REDIRECT_PORT);
+  if (text === undefined) return undefined;
+  const redirectPort = portOf('HTTP_REDIRECT_PORT', text);
+  if (!https) {
+    throw new DemoConfigError('HTTP_REDIRECT_PORT needs TLS_CERT and TLS_KEY: it redirects to the HTTPS listener');
+  }
+  if (redirectPort !== 0 && redirectPort === port) {
+    throw new DemoConfigError('HTTP_REDIRECT_PORT must differ from PORT');
+  }
+  return { port: redirectPort, publicOrigin: publicOrigin(env.PUBLIC_ORIGIN) };
+}
+
+// The redirect target is configuration, never the request's Host header (which any client can set).
+function publicOrigin(value: string | undefined): string {
+  const text = nonEmpty(value);
+  const fix =
+    'PUBLIC_ORIGIN must be the https origin clients should use, e.g. https://api.example.com or https://localhost:3000';
+  if (text === undefined) throw new DemoConfigError(`HTTP_REDIRECT_PORT needs PUBLIC_ORIGIN: ${fix}`);
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new DemoConfigError(`${fix}, not "${text}"`);
+  }
+  if (
+    url.protocol !== 'https:' ||
+    url.username !== '' ||
+    url.password !== '' ||
+    url.search !== '' ||
+    url.hash !== '' ||
+    !/^https:\/\/[^/?#]+\/?$/i.test(text)
+  ) {
+    throw new DemoConfigError(`${fix} (scheme, host and port only), not "${text}"`);
+  }
+  return url.origin;
+}
+
+function serverTimeouts(env: NodeJS.ProcessEnv): DemoConfig['serverTimeouts'] {
+  const timeouts = {
+    headersTimeoutMs: duration('HTTP_HEADERS_TIMEOUT', env.HTTP_HEADERS_TIMEOUT, 10_000),
+    requestTimeoutMs: duration('HTTP_REQUEST_TIMEOUT', env.HTTP_REQUEST_TIMEOUT, 30_000),
+    keepAliveTimeoutMs: duration('HTTP_KEEP_ALIVE_TIMEOUT', env.HTTP_KEEP_ALIVE_TIMEOUT, 5_000),
+  };
+  if (timeouts.headersTimeoutMs > timeouts.requestTimeoutMs) {
+    throw new DemoConfigError('HTTP_HEADERS_TIMEOUT must not be longer than HTTP_REQUEST_TIMEOUT');
+  }
+  return timeouts;
+}
+
+function duration(name: string, value: string | undefined, fallback: number): number {
+  const text = nonEmpty(value);
+  if (text === undefined) return fallback;
+  const ms = parseDuration(text);
+  if (ms === undefined) throw new DemoConfigError(`${name} must be a duration such as 500ms, 10s or 2m, not "${text}"`);
+  return ms;
 }
 
 const DEFAULT_PING_HOSTS = Object.freeze(['127.0.0.1', '::1', 'localhost']);

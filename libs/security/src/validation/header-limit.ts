@@ -68,8 +68,14 @@ function securityHeaderLines(plan: SecurityHeaderPlan | null): { plain: string; 
 }
 
 // What Node does with a client error when nobody listens: 408 for a timeout, 400 otherwise, then close.
+// Like Node, it writes only where no response has started and then destroys the socket at once: on an HTTPS
+// server a handshake that never finished is a client error too, and a write there would wait forever.
 function answerLikeNode(error: NodeJS.ErrnoException, socket: Duplex): void {
-  if (error.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
-  const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
-  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`, () => socket.destroy());
+  const http = socket as Duplex & { parser?: unknown; _httpMessage?: { headersSent?: boolean } };
+  const answerable = socket.writable && http.parser !== undefined && !http._httpMessage?.headersSent;
+  if (error.code !== 'ECONNRESET' && answerable) {
+    const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    socket.write(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
+  }
+  socket.destroy();
 }
