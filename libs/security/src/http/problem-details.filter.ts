@@ -72,10 +72,11 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const request = http.getRequest<HttpRequestLike>();
     const response = http.getResponse();
     const error = normalize(exception);
-    if (error instanceof InvalidInputError && error.context.sqlState !== undefined) {
+    const sqlState = error instanceof InvalidInputError ? error.context.sqlState : undefined;
+    if (typeof sqlState === 'string') {
       // Input the validation let through and the database refused: a DTO is missing a rule.
       this.logger.warn(
-        `The database refused a value (SQLSTATE ${String(error.context.sqlState)}) on ${request.method} ` +
+        `The database refused a value (SQLSTATE ${sqlState}) on ${request.method} ` +
           `${requestPath(request)} (request ${requestIdOf(request)}): validate this input before it reaches SQL`,
       );
     }

@@ -60,6 +60,7 @@ export function HostnameOrIp(): PropertyDecorator {
 
 // C0 controls other than tab, line feed and carriage return, and DEL: NUL cannot even be stored in a
 // PostgreSQL text column, and the others only ever serve to forge log lines or confuse terminals.
+// oxlint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL_CHARACTER = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
 const CONTROL_CHARACTERS = new RegExp(CONTROL_CHARACTER.source, 'g');
 
