@@ -1,39 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { ADAPTERS, startDemo, type RunningDemo } from './support/demo-app.js';
 import { collectResponse, send, type WireResponse } from './support/signing.js';
-
-const STRICT_CSP = "default-src 'none'; frame-ancestors 'none'";
-
-/** The API preset on a plain-HTTP response of the demo. */
-const PRESET: Readonly<Record<string, string>> = {
-  'cache-control': 'no-store',
-  'content-security-policy': STRICT_CSP,
-  'cross-origin-opener-policy': 'same-origin',
-  'cross-origin-resource-policy': 'same-origin',
-  'origin-agent-cluster': '?1',
-  'referrer-policy': 'strict-origin-when-cross-origin',
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'x-permitted-cross-domain-policies': 'none',
-  'x-xss-protection': '0',
-};
-
-// Every header helmet or the preset knows: one too many (X-Powered-By, HSTS over HTTP, a legacy header
-// the preset drops) or one missing shows in `toEqual`.
-const KNOWN = [
-  ...Object.keys(PRESET),
-  'content-security-policy-report-only',
-  'cross-origin-embedder-policy',
-  'strict-transport-security',
-  'x-dns-prefetch-control',
-  'x-download-options',
-  'x-powered-by',
-];
-
-const securityHeadersOf = (response: WireResponse): Record<string, string> =>
-  Object.fromEntries(
-    KNOWN.filter((name) => name in response.headers).map((name) => [name, String(response.headers[name])]),
-  );
+import { PRESET, STRICT_CSP, securityHeadersOf } from '../libs/security/test/support/security-headers.js';
 
 /** Security headers on every kind of answer of the demo, including the ones its parsers and limits write. */
 describe.each(ADAPTERS)('security headers on %s', (adapter) => {

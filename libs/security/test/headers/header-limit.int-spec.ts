@@ -7,22 +7,10 @@ import { buildSecurityHeaders } from '../../src/headers/security-headers.js';
 import { resolveSecurityOptions } from '../../src/options/resolve-security-options.js';
 import type { ResolvedSecurityHeadersOptions } from '../../src/options/security-options.js';
 import { installHeaderLimit } from '../../src/validation/header-limit.js';
+import { PRESET } from '../support/security-headers.js';
 
 const plan = (headers = {}) =>
   buildSecurityHeaders(resolveSecurityOptions({ headers }, {}).headers as ResolvedSecurityHeadersOptions);
-
-const PRESET = {
-  'cache-control': 'no-store',
-  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
-  'cross-origin-opener-policy': 'same-origin',
-  'cross-origin-resource-policy': 'same-origin',
-  'origin-agent-cluster': '?1',
-  'referrer-policy': 'strict-origin-when-cross-origin',
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'x-permitted-cross-domain-policies': 'none',
-  'x-xss-protection': '0',
-};
 
 const OWN = ['connection', 'content-length', 'content-type', 'x-request-id'];
 

@@ -8,45 +8,15 @@ import { SecurityHeaders } from '../../src/headers/security-headers.decorator.js
 import { SecurityConfigError } from '../../src/core/errors.js';
 import type { SecurityModuleOptions } from '../../src/options/security-options.js';
 import { HeadersFixtureModule } from './fixtures.js';
+import { PRESET, STRICT_CSP, securityHeadersOf } from '../support/security-headers.js';
 
 const ADAPTERS: ReadonlyArray<[string, () => AbstractHttpAdapter]> = [
   ['express', () => new ExpressAdapter()],
   ['fastify', () => new FastifyAdapter()],
 ];
 
-const STRICT_CSP = "default-src 'none'; frame-ancestors 'none'";
 const DOCS_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
-
-/** The preset on a plain-HTTP response. */
-const PRESET: Readonly<Record<string, string>> = {
-  'cache-control': 'no-store',
-  'content-security-policy': STRICT_CSP,
-  'cross-origin-opener-policy': 'same-origin',
-  'cross-origin-resource-policy': 'same-origin',
-  'origin-agent-cluster': '?1',
-  'referrer-policy': 'strict-origin-when-cross-origin',
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'x-permitted-cross-domain-policies': 'none',
-  'x-xss-protection': '0',
-};
-
-// Every header helmet or the preset knows, so that an extra one (or a missing one) shows in `toEqual`.
-const KNOWN = [
-  ...Object.keys(PRESET),
-  'content-security-policy-report-only',
-  'cross-origin-embedder-policy',
-  'strict-transport-security',
-  'x-dns-prefetch-control',
-  'x-download-options',
-  'x-powered-by',
-];
-
-const securityHeadersOf = (response: Response): Record<string, string> =>
-  Object.fromEntries(
-    KNOWN.filter((name) => response.headers.has(name)).map((name) => [name, response.headers.get(name)!]),
-  );
 
 async function start(makeAdapter: () => AbstractHttpAdapter, options: SecurityModuleOptions = {}, both = false) {
   const app = await NestFactory.create(HeadersFixtureModule.register(options), makeAdapter(), { logger: false });
