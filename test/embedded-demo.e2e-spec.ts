@@ -54,6 +54,7 @@ describe('the demo on its embedded database, with the CLI beside it', () => {
         // TypeORM runs migrations in timestamp order, the library's and the demo's mixed.
         'AuditAppendOnly1764700000000',
         'SigningKeys1764800000000',
+        'DeprecatedCalls1764900000000',
       ],
       pending: [],
     });

@@ -7,7 +7,7 @@ import { AdminAuditController } from './admin/admin-audit.controller.js';
 import { AdminRolesController } from './admin/admin-roles.controller.js';
 import { DocumentPolicy } from './documents/document.policy.js';
 import { DocumentsController } from './documents/documents.controller.js';
-import { ItemsController } from './items/items.controller.js';
+import { ItemsV1Controller, ItemsV2Controller } from './items/items.controller.js';
 import { DEMO_ENTITIES, DEMO_MIGRATIONS } from './persistence.js';
 import { LoginController } from './auth/login.controller.js';
 import { HealthController } from './health/health.controller.js';
@@ -43,7 +43,8 @@ export class AppModule {
       AdminRolesController,
       AdminAuditController,
       DocumentsController,
-      ItemsController,
+      ItemsV1Controller,
+      ItemsV2Controller,
       MetricsController,
       PaymentsController,
       PingController,
@@ -82,6 +83,7 @@ export class AppModule {
           anomalies: { failedAuthPerIp: config.anomalies.failedAuthPerIp, blockFor: config.anomalies.blockFor },
           alerts: config.alertWebhook ? { webhook: config.alertWebhook } : false,
           signing: signingOptionsOf(config),
+          deprecations: { versions: config.v1Deprecation ? { '1': config.v1Deprecation } : {} },
         }),
       ],
       controllers,

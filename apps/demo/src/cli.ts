@@ -9,6 +9,7 @@ import { DataSource } from 'typeorm';
 import {
   ApiKeys,
   AuditEventStore,
+  DeprecationUsage,
   Grants,
   SECURITY_ENTITIES,
   SECURITY_MIGRATIONS,
@@ -161,8 +162,17 @@ function print(json: boolean, result: Record<string, unknown>, text: string): vo
 
 function describe(result: Record<string, unknown>): string {
   return Object.entries(result)
-    .map(([key, value]) => `${key}: ${Array.isArray(value) ? value.join(', ') || '-' : text(value)}`)
+    .map(([key, value]) => `${key}: ${Array.isArray(value) ? listText(value) : text(value)}`)
     .join('\n');
+}
+
+// Plain values on one line; objects (the routes of `deprecations report`) one JSON per line.
+function listText(values: readonly unknown[]): string {
+  if (values.length === 0) return '-';
+  if (values.some((value) => typeof value === 'object' && value !== null)) {
+    return values.map((value) => `\n  ${text(value)}`).join('');
+  }
+  return values.join(', ');
 }
 
 // Nested objects (e.g. `firstBad` of `audit verify`) as JSON rather than [object Object].
@@ -254,6 +264,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   addSigningKeyCommands(program, action);
   addAuthorizationCommands(program, action);
   addAuditCommands(program, action, (code) => (exitCode = code));
+  addDeprecationCommands(program, action);
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {
@@ -496,6 +507,23 @@ function addAuthorizationCommands(program: Command, action: Action): void {
         )(),
       );
   }
+}
+
+/** `deprecations report`: who still calls deprecated routes (`deprecated_calls`). Reading only. */
+function addDeprecationCommands(program: Command, action: Action): void {
+  const deprecations = program.command('deprecations').description('calls to deprecated API versions and routes');
+  deprecations
+    .command('report')
+    .description('print {routes: [{version, method, path, callers: [{principalId, keyId, count, refused, …}]}]}')
+    .option('--json', 'print one JSON object')
+    .action(
+      action(() =>
+        withContext(async ({ app }) => {
+          const report = await app.get(DeprecationUsage).report();
+          return { routes: report.routes };
+        }),
+      ),
+    );
 }
 
 /** `audit …`: check the hash chain, export the trail. Reading only: nothing here is audited. */

@@ -1,4 +1,4 @@
-import { Logger, type INestApplication, type LoggerService } from '@nestjs/common';
+import { Logger, VERSION_NEUTRAL, VersioningType, type INestApplication, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
@@ -70,6 +70,8 @@ export async function createDemoApp(
       ...(tls && config.adapter === 'express' ? { httpsOptions: tls } : {}),
     });
     app = created;
+    // `/v1/items`, `/v2/items`: URI versions; every route without a version stays where it is.
+    created.enableVersioning({ type: VersioningType.URI, defaultVersion: VERSION_NEUTRAL });
     // Before listening: Node reads the timeout checking interval when the server starts listening.
     applyServerTimeouts(created.getHttpServer() as Server, config.serverTimeouts);
     const redirect = config.httpRedirect ? createRedirectServer(config.httpRedirect.publicOrigin) : undefined;

@@ -28,6 +28,8 @@ export type {
   RedisOptions,
   TrustProxyOption,
   NonHttpContextMode,
+  DeprecationOptions,
+  ResolvedDeprecationOptions,
 } from './options/security-options.js';
 export { resolveSecurityOptions } from './options/resolve-security-options.js';
 export { SECURITY_DEFAULTS } from './options/security-defaults.js';
@@ -46,6 +48,8 @@ export {
   RateLimitExceededError,
   SecurityStoreUnavailableError,
   ResourceNotFoundError,
+  DeprecatedClosedError,
+  GoneError,
   type CredentialFailureReason,
   type InvalidParam,
   type InputViolation,
@@ -392,3 +396,30 @@ export {
   type SecurityLintResult,
   type OwaspApiRisk,
 } from './options/security-lint.js';
+export { Deprecated, DEPRECATED } from './versioning/deprecated.decorator.js';
+export { DeprecationGuard, routeTemplateOf } from './versioning/deprecation.guard.js';
+export { DeprecationUsage, type DeprecatedCall } from './versioning/deprecation-usage.service.js';
+export {
+  DeprecationUsageStore,
+  type DeprecatedCallKey,
+  type DeprecatedCallCount,
+} from './versioning/deprecation-usage.store.js';
+export { MemoryDeprecationUsageStore } from './versioning/adapters/memory-deprecation-usage.store.js';
+export { TypeOrmDeprecationUsageStore } from './versioning/adapters/typeorm-deprecation-usage.store.js';
+export {
+  parseDeprecation,
+  phaseAt,
+  warns,
+  deprecationHeaders,
+  structuredDate,
+  imfFixdate,
+  type DeprecationSpec,
+  type DeprecationLifecycle,
+  type DeprecationPhase,
+  type PhaseAt,
+} from './versioning/core/deprecation.js';
+export {
+  buildDeprecationReport,
+  type DeprecationReport,
+  type DeprecationCaller,
+} from './versioning/core/deprecation-report.js';

@@ -58,6 +58,9 @@ import { SignatureAuthenticator } from './signing/signature.authenticator.js';
 import { SignedGuard } from './signing/signed.guard.js';
 import { SigningKeyStore } from './signing/signing-key.store.js';
 import { SigningKeys } from './signing/signing-keys.service.js';
+import { DeprecationGuard } from './versioning/deprecation.guard.js';
+import { DeprecationUsage } from './versioning/deprecation-usage.service.js';
+import { DeprecationUsageStore } from './versioning/deprecation-usage.store.js';
 import { resolveSecurityOptions } from './options/resolve-security-options.js';
 import type { ResolvedSecurityOptions, SecurityModuleOptions } from './options/security-options.js';
 import { AuthenticationGuard } from './principals/authentication.guard.js';
@@ -141,6 +144,7 @@ import {
     },
     RateLimits,
     BodyLimits,
+    DeprecationUsage,
     {
       provide: SECURITY_HEADER_PLAN,
       inject: [SECURITY_OPTIONS],
@@ -164,6 +168,7 @@ import {
     { provide: APP_GUARD, useClass: AuthenticationGuard },
     { provide: APP_GUARD, useClass: SignedGuard },
     { provide: APP_GUARD, useClass: PrincipalRateLimitGuard },
+    { provide: APP_GUARD, useClass: DeprecationGuard },
     { provide: APP_GUARD, useClass: PermissionGuard },
     { provide: APP_GUARD, useClass: PolicyGuard },
     { provide: APP_INTERCEPTOR, useClass: SensitiveAccessInterceptor },
@@ -195,6 +200,8 @@ import {
     SigningKeys,
     SigningKeyStore,
     NonceStore,
+    DeprecationUsage,
+    DeprecationUsageStore,
   ],
 })
 export class SecurityModule

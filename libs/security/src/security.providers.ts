@@ -35,6 +35,9 @@ import { resolveMasterKeyRing, SIGNING_MASTER_KEY_RING } from './signing/master-
 import { NonceStore } from './signing/nonce.store.js';
 import { SigningKeyStore } from './signing/signing-key.store.js';
 import type { Redis } from 'ioredis';
+import { MemoryDeprecationUsageStore } from './versioning/adapters/memory-deprecation-usage.store.js';
+import { TypeOrmDeprecationUsageStore } from './versioning/adapters/typeorm-deprecation-usage.store.js';
+import { DeprecationUsageStore } from './versioning/deprecation-usage.store.js';
 
 const OPTIONAL_DATA_SOURCE = { token: DataSource, optional: true };
 const logger = new Logger('Security');
@@ -71,6 +74,12 @@ export const STORE_PROVIDERS: Provider[] = [
     inject: [PrincipalStore, OPTIONAL_DATA_SOURCE],
     useFactory: (principals: PrincipalStore, dataSource?: DataSource) =>
       dataSource ? new TypeOrmGrantStore(dataSource) : new MemoryGrantStore(principals),
+  },
+  {
+    provide: DeprecationUsageStore,
+    inject: [OPTIONAL_DATA_SOURCE],
+    useFactory: (dataSource?: DataSource) =>
+      dataSource ? new TypeOrmDeprecationUsageStore(dataSource) : new MemoryDeprecationUsageStore(),
   },
   // Always, even with signing off, so that disabling a principal revokes its signing keys.
   {

@@ -1,4 +1,4 @@
-import { parseDuration, type SigningOptions } from '@app/security';
+import { parseDuration, type DeprecationSpec, type SigningOptions } from '@app/security';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 
@@ -65,7 +65,17 @@ export interface DemoConfig {
     readonly requestTimeoutMs: number;
     readonly keepAliveTimeoutMs: number;
   };
+  /**
+   * The lifecycle of `/v1/...` (`deprecations.versions['1']`): `V1_DEPRECATED_AT` and `V1_SUNSET_AT` (both or
+   * neither), `V1_WARNING_FROM`, `V1_CLOSED_TO_NEW_CLIENTS_AT` (ISO 8601 UTC instants), `V1_BROWNOUTS`
+   * (`start/end` windows, comma-separated), `V1_DEPRECATION_LINK` (default `/docs#/items`, the OpenAPI page of both versions).
+   * SecurityModule checks the dates at boot. Unset: v1 is not deprecated.
+   */
+  readonly v1Deprecation?: DeprecationSpec;
 }
+
+/** Where `Link: rel="deprecation"` points for v1 unless `V1_DEPRECATION_LINK` says otherwise. */
+export const V1_MIGRATION_GUIDE = '/docs#/items';
 
 /** Thrown for an environment variable the demo cannot use; the message names the variable. */
 export class DemoConfigError extends Error {}
@@ -130,6 +140,33 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
     tls,
     httpRedirect: httpRedirect(env, port, tls !== undefined),
     serverTimeouts: serverTimeouts(env),
+    v1Deprecation: v1Deprecation(env),
+  };
+}
+
+function v1Deprecation(env: NodeJS.ProcessEnv): DeprecationSpec | undefined {
+  const deprecatedAt = nonEmpty(env.V1_DEPRECATED_AT);
+  const sunsetAt = nonEmpty(env.V1_SUNSET_AT);
+  const others = ['V1_WARNING_FROM', 'V1_CLOSED_TO_NEW_CLIENTS_AT', 'V1_BROWNOUTS', 'V1_DEPRECATION_LINK'];
+  if (deprecatedAt === undefined && sunsetAt === undefined) {
+    const stray = others.find((name) => nonEmpty(env[name]) !== undefined);
+    if (stray) throw new DemoConfigError(`${stray} needs V1_DEPRECATED_AT and V1_SUNSET_AT`);
+    return undefined;
+  }
+  if (deprecatedAt === undefined || sunsetAt === undefined) {
+    throw new DemoConfigError('V1_DEPRECATED_AT and V1_SUNSET_AT must be set together (ISO 8601 UTC instants)');
+  }
+  const warningFrom = nonEmpty(env.V1_WARNING_FROM);
+  const closedToNewClientsAt = nonEmpty(env.V1_CLOSED_TO_NEW_CLIENTS_AT);
+  const brownouts = list(env.V1_BROWNOUTS);
+  return {
+    deprecatedAt,
+    sunsetAt,
+    link: nonEmpty(env.V1_DEPRECATION_LINK) ?? V1_MIGRATION_GUIDE,
+    successor: '/v2/items',
+    ...(warningFrom ? { warningFrom } : {}),
+    ...(closedToNewClientsAt ? { closedToNewClientsAt } : {}),
+    ...(brownouts.length > 0 ? { brownouts } : {}),
   };
 }
 

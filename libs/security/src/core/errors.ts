@@ -191,3 +191,32 @@ export class SecurityStoreUnavailableError extends SecurityError {
     super(`The ${store} store is unavailable`, { store }, options);
   }
 }
+
+/**
+ * A deprecated route is closed to principals created on or after `closedToNewClientsAt`; older ones keep
+ * working until the sunset. `successor` (when the lifecycle names one) goes into the problem body.
+ */
+export class DeprecatedClosedError extends SecurityError {
+  override readonly code = 'ERR_SECURITY_DEPRECATED_CLOSED';
+  constructor(
+    readonly successor: string | undefined,
+    context: Record<string, unknown> = {},
+  ) {
+    super('This deprecated API is closed to new clients', context);
+  }
+}
+
+/**
+ * A deprecated route is past its sunset, or inside a brownout window (then `retryAfterSeconds` is the time
+ * until the window ends).
+ */
+export class GoneError extends SecurityError {
+  override readonly code = 'ERR_SECURITY_GONE';
+  constructor(
+    readonly successor: string | undefined,
+    readonly retryAfterSeconds: number | undefined,
+    context: Record<string, unknown> = {},
+  ) {
+    super(retryAfterSeconds === undefined ? 'This API has been removed' : 'This API is in a brownout', context);
+  }
+}

@@ -6,6 +6,8 @@ import { SecurityEvents } from '../audit/security-events.service.js';
 import type { SecurityEventType } from '../audit/security-event-types.js';
 import {
   AuthenticationRequiredError,
+  DeprecatedClosedError,
+  GoneError,
   InvalidCredentialsError,
   InvalidInputError,
   MalformedBodyError,
@@ -32,6 +34,8 @@ export interface ProblemBody {
   request_id: string;
   invalid_params?: ReadonlyArray<{ name: string; reason: string }>;
   retry_after?: number;
+  /** The successor of a deprecated API (`deprecated-closed` and `gone` problems). */
+  successor?: string;
 }
 
 const EVENT_OF_CODE: Readonly<Record<string, SecurityEventType>> = {
@@ -110,6 +114,13 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     if (error instanceof RateLimitExceededError || error instanceof SecurityStoreUnavailableError) {
       body.retry_after = error.retryAfterSeconds;
       headers['Retry-After'] = String(error.retryAfterSeconds);
+    }
+    if (error instanceof DeprecatedClosedError || error instanceof GoneError) {
+      if (error.successor) body.successor = error.successor;
+      if (error instanceof GoneError && error.retryAfterSeconds !== undefined) {
+        body.retry_after = error.retryAfterSeconds;
+        headers['Retry-After'] = String(error.retryAfterSeconds);
+      }
     }
     if (problem.status === 401) headers['WWW-Authenticate'] = this.challenge;
 

@@ -87,6 +87,18 @@ export const PROBLEM_TYPES: Readonly<Record<string, ProblemType>> = Object.freez
     title: 'Too Many Requests',
     detail: 'Too many requests; retry after the time given in Retry-After.',
   },
+  ERR_SECURITY_DEPRECATED_CLOSED: {
+    status: 403,
+    slug: 'deprecated-closed',
+    title: 'Forbidden',
+    detail: 'This deprecated API no longer accepts new clients; use its successor.',
+  },
+  ERR_SECURITY_GONE: {
+    status: 410,
+    slug: 'gone',
+    title: 'Gone',
+    detail: 'This API has been retired; use its successor.',
+  },
   ERR_SECURITY_STORE_UNAVAILABLE: {
     status: 503,
     slug: 'service-unavailable',

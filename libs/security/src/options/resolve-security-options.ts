@@ -4,6 +4,7 @@ import { SecurityConfigError } from '../core/errors.js';
 import { parseDuration, parseLimit, parseSize, type Limit } from '../core/durations.js';
 import { MONITORING_DEFAULTS } from '../monitoring/monitoring-defaults.js';
 import { SECURITY_DEFAULTS } from './security-defaults.js';
+import { parseDeprecation, type DeprecationLifecycle, type DeprecationSpec } from '../versioning/core/deprecation.js';
 import { anchoredPatternProblem, securityLintNote } from './security-lint.js';
 import type {
   ResolvedSecurityOptions,
@@ -35,7 +36,10 @@ const FEATURE_KEYS = new Set<string>([
   'anomalies',
   'metrics',
   'alerts',
+  'deprecations',
 ]);
+// An API version as Nest versioning names it: `1`, `2024-01-01`, `beta`.
+const VERSION_NAME = /^[A-Za-z0-9._-]{1,32}$/;
 const ENVIRONMENTS: readonly SecurityEnvironment[] = ['production', 'development', 'test'];
 const STORE_ERROR_MODES: readonly RateLimitStoreErrorMode[] = ['open', 'closed', 'local'];
 // Route policy names: sent in RateLimit headers as sf-strings and used in counter keys.
@@ -253,6 +257,23 @@ export function resolveSecurityOptions(
             knownKeys(raw, 'alerts', ['webhook']);
             return { webhook: resolveWebhook(raw.webhook, warnings) };
           }),
+    deprecations: feature(options.deprecations, 'deprecations', (raw) => {
+      knownKeys(raw, 'deprecations', ['versions', 'flushInterval', 'eventInterval']);
+      const versions: Record<string, DeprecationLifecycle> = {};
+      const rawVersions = raw.versions ?? {};
+      if (!isRecord(rawVersions)) fail('INVALID_VALUE', 'deprecations.versions', "use { '1': { deprecatedAt, … } }");
+      for (const [version, spec] of Object.entries(rawVersions)) {
+        if (!VERSION_NAME.test(version)) {
+          fail('INVALID_VALUE', 'deprecations.versions', `"${version}" is not a version name such as "1"`);
+        }
+        versions[version] = parseDeprecation(spec as DeprecationSpec, `deprecations.versions.${version}`);
+      }
+      return {
+        versions,
+        flushIntervalMs: duration(raw.flushInterval ?? '5s', 'deprecations.flushInterval'),
+        eventIntervalMs: duration(raw.eventInterval ?? '1h', 'deprecations.eventInterval'),
+      };
+    }),
     warnings,
   };
   if (resolved.authentication.nonHttpContexts === 'skip') {

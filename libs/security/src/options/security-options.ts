@@ -1,5 +1,6 @@
 import type { SecurityEventType } from '../audit/security-event-types.js';
 import type { Limit } from '../core/durations.js';
+import type { DeprecationLifecycle, DeprecationSpec } from '../versioning/core/deprecation.js';
 
 /** Where the library runs. `production` turns risky settings from boot warnings into boot errors. */
 export type SecurityEnvironment = 'production' | 'development' | 'test';
@@ -339,6 +340,26 @@ export interface AlertOptions {
 /** Client addresses to trust for `X-Forwarded-For`: a hop count or a list of addresses and CIDRs. */
 export type TrustProxyOption = false | number | readonly string[];
 
+/**
+ * API deprecation and sunset. `@Deprecated()` marks a route or controller; `versions` marks every route of a
+ * Nest API version (`@Controller({ version: '1' })` or `@Version('1')`) that has no `@Deprecated()` of its own.
+ */
+export interface DeprecationOptions {
+  /** Lifecycles by version, e.g. `{ '1': { deprecatedAt, sunsetAt, link, successor: '/v2/items' } }`. */
+  readonly versions?: Readonly<Record<string, DeprecationSpec>>;
+  /** How often counted calls are added to `deprecated_calls`, a duration (default `5s`). */
+  readonly flushInterval?: string;
+  /** One `DEPRECATED_CALL` event per route, principal, key and phase at most this often, per instance (default `1h`). */
+  readonly eventInterval?: string;
+}
+
+/** `deprecations` after parsing. */
+export interface ResolvedDeprecationOptions {
+  readonly versions: Readonly<Record<string, DeprecationLifecycle>>;
+  readonly flushIntervalMs: number;
+  readonly eventIntervalMs: number;
+}
+
 /** What `SecurityModule.forRoot()` takes. One key per feature; `false` switches a feature off. */
 export interface SecurityModuleOptions {
   readonly environment?: SecurityEnvironment;
@@ -360,6 +381,8 @@ export interface SecurityModuleOptions {
   readonly metrics?: MetricsOptions | false;
   /** Off by default. */
   readonly alerts?: AlertOptions | false;
+  /** On by default (`@Deprecated()` needs nothing configured); `false` ignores every `@Deprecated()`. */
+  readonly deprecations?: DeprecationOptions | false;
 }
 
 /** `anomalies` after parsing. */
@@ -405,6 +428,7 @@ export interface ResolvedSecurityOptions {
   readonly anomalies: ResolvedAnomalyOptions | false;
   readonly metrics: Required<MetricsOptions> | false;
   readonly alerts: { readonly webhook: ResolvedWebhookAlertOptions | false } | false;
+  readonly deprecations: ResolvedDeprecationOptions | false;
   /** Non-fatal findings, logged at boot (fatal in production where noted). */
   readonly warnings: readonly string[];
 }

@@ -10,6 +10,8 @@ import { ApiKeysAndRoles1764400000000 } from './migrations/1764400000000-api-key
 import { ResourceGrants1764500000000 } from './migrations/1764500000000-resource-grants.js';
 import { AuditAppendOnly1764700000000 } from './migrations/1764700000000-audit-append-only.js';
 import { SigningKeys1764800000000 } from './migrations/1764800000000-signing-keys.js';
+import { DeprecatedCalls1764900000000 } from './migrations/1764900000000-deprecated-calls.js';
+import { DeprecatedCallEntity } from '../versioning/deprecated-call.entity.js';
 import { ResourceGrantEntity } from '../authz/resource-grant.entity.js';
 import { SigningKeyEntity } from '../signing/signing-key.entity.js';
 
@@ -21,6 +23,7 @@ export { RolePermissionEntity } from '../authz/role-permission.entity.js';
 export { PrincipalRoleEntity } from '../authz/principal-role.entity.js';
 export { ResourceGrantEntity } from '../authz/resource-grant.entity.js';
 export { SigningKeyEntity } from '../signing/signing-key.entity.js';
+export { DeprecatedCallEntity } from '../versioning/deprecated-call.entity.js';
 
 /** Every entity the library maps; spread into TypeORM's `entities: [...SECURITY_ENTITIES]`. */
 export const SECURITY_ENTITIES = [
@@ -32,6 +35,7 @@ export const SECURITY_ENTITIES = [
   PrincipalRoleEntity,
   ResourceGrantEntity,
   SigningKeyEntity,
+  DeprecatedCallEntity,
 ] as const;
 
 /** The library's migrations, oldest first; spread into TypeORM's `migrations: [...SECURITY_MIGRATIONS]`. */
@@ -42,4 +46,5 @@ export const SECURITY_MIGRATIONS = [
   ResourceGrants1764500000000,
   AuditAppendOnly1764700000000,
   SigningKeys1764800000000,
+  DeprecatedCalls1764900000000,
 ] as const;

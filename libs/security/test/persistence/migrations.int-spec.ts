@@ -214,6 +214,7 @@ function describeMigrations({ label, open, alwaysEmbedded }: PostgresTarget): vo
         'security_changes',
         'resource_grants',
         'signing_keys',
+        'deprecated_calls',
       ]) {
         expect(await tableExists(table)).toBe(false);
       }
@@ -251,6 +252,7 @@ function describeMigrations({ label, open, alwaysEmbedded }: PostgresTarget): vo
         expect(tables.map((t) => t.table_name)).toEqual([
           'api_keys',
           'audit_events',
+          'deprecated_calls',
           'principal_roles',
           'principals',
           'resource_grants',
