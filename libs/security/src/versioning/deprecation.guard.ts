@@ -124,9 +124,13 @@ export class DeprecationGuard implements CanActivate {
     let asked: readonly string[] = [];
     switch (versioning.type) {
       case VersioningType.URI: {
+        // The version is the first segment of the matched route after the global prefix: reading the route
+        // template (not the path sent) means a path parameter such as /v2/things/v1 is never taken for it.
         const prefix = versioning.prefix === false ? '' : (versioning.prefix ?? 'v');
-        const segments = (requestPath(request) ?? '').split('/');
-        asked = versions.filter((version) => segments.includes(`${prefix}${version}`));
+        const segments = routeTemplateOf(request).split('/').filter(Boolean);
+        const global = this.config.getGlobalPrefix().split('/').filter(Boolean);
+        const atPrefix = global.every((part, index) => segments[index] === part) ? global.length : 0;
+        asked = [segments[atPrefix]?.startsWith(prefix) ? segments[atPrefix].slice(prefix.length) : ''];
         break;
       }
       case VersioningType.HEADER:
