@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
-import { DemoConfigError, readDemoConfig } from './demo-config.js';
+import { resolveSecurityOptions } from '@app/security';
+import { DemoConfigError, readDemoConfig, V1_MIGRATION_GUIDE } from './demo-config.js';
 
 const TLS = { TLS_CERT: 'certs/cert.pem', TLS_KEY: '/etc/demo/key.pem' };
 
@@ -104,4 +105,85 @@ describe('readDemoConfig: HTTPS, the redirect listener and the server timeouts',
   ])('refuses %o', (env, message) => {
     expect(() => readDemoConfig(env)).toThrow(message);
   });
+});
+
+describe('readDemoConfig: the v1 deprecation (V1_*)', () => {
+  const DATES = { V1_DEPRECATED_AT: '2027-01-01T00:00:00Z', V1_SUNSET_AT: '2027-07-01T00:00:00Z' };
+
+  it('leaves v1 undeprecated when no V1_ variable is set, or only blank ones', () => {
+    expect(readDemoConfig({}).v1Deprecation).toBeUndefined();
+    expect(
+      readDemoConfig({ V1_DEPRECATED_AT: ' ', V1_SUNSET_AT: '', V1_BROWNOUTS: ' ' }).v1Deprecation,
+    ).toBeUndefined();
+  });
+
+  it('builds a spec from the two dates, with /v2/items as the successor and the OpenAPI page as the link', () => {
+    expect(readDemoConfig(DATES).v1Deprecation).toStrictEqual({
+      deprecatedAt: '2027-01-01T00:00:00Z',
+      sunsetAt: '2027-07-01T00:00:00Z',
+      link: V1_MIGRATION_GUIDE,
+      successor: '/v2/items',
+    });
+    expect(V1_MIGRATION_GUIDE).toBe('/docs#/items');
+  });
+
+  it('takes the warning and closing instants, trimmed', () => {
+    const config = readDemoConfig({
+      ...DATES,
+      V1_WARNING_FROM: ' 2027-02-01T00:00:00Z ',
+      V1_CLOSED_TO_NEW_CLIENTS_AT: '2027-04-01T00:00:00Z',
+    });
+    expect(config.v1Deprecation).toMatchObject({
+      warningFrom: '2027-02-01T00:00:00Z',
+      closedToNewClientsAt: '2027-04-01T00:00:00Z',
+    });
+  });
+
+  it('splits V1_BROWNOUTS on commas, trimming and dropping empty entries', () => {
+    const config = readDemoConfig({
+      ...DATES,
+      V1_BROWNOUTS: '2027-03-01T10:00:00Z/2027-03-01T11:00:00Z , 2027-05-01T10:00:00Z/2027-05-01T11:00:00Z,',
+    });
+    expect(config.v1Deprecation?.brownouts).toEqual([
+      '2027-03-01T10:00:00Z/2027-03-01T11:00:00Z',
+      '2027-05-01T10:00:00Z/2027-05-01T11:00:00Z',
+    ]);
+  });
+
+  it('points the link at V1_DEPRECATION_LINK when set', () => {
+    const config = readDemoConfig({ ...DATES, V1_DEPRECATION_LINK: 'https://example.com/migrate-to-v2' });
+    expect(config.v1Deprecation).toMatchObject({ link: 'https://example.com/migrate-to-v2', successor: '/v2/items' });
+  });
+
+  it('gives SecurityModule a spec it accepts', () => {
+    const config = readDemoConfig({
+      ...DATES,
+      V1_WARNING_FROM: '2027-02-01T00:00:00Z',
+      V1_CLOSED_TO_NEW_CLIENTS_AT: '2027-04-01T00:00:00Z',
+      V1_BROWNOUTS: '2027-03-01T10:00:00Z/2027-03-01T11:00:00Z',
+    });
+    const options = resolveSecurityOptions({ deprecations: { versions: { '1': config.v1Deprecation! } } });
+    expect(options.deprecations && options.deprecations.versions['1']).toMatchObject({
+      link: '/docs#/items',
+      successor: '/v2/items',
+      sunsetAt: Date.UTC(2027, 6, 1),
+    });
+  });
+
+  it.each([{ V1_DEPRECATED_AT: DATES.V1_DEPRECATED_AT }, { V1_SUNSET_AT: DATES.V1_SUNSET_AT, V1_DEPRECATED_AT: ' ' }])(
+    'refuses only one of the two dates (%o)',
+    (env) => {
+      expect(() => readDemoConfig(env)).toThrow(DemoConfigError);
+      expect(() => readDemoConfig(env)).toThrow(/V1_DEPRECATED_AT and V1_SUNSET_AT must be set together/);
+    },
+  );
+
+  it.each(['V1_WARNING_FROM', 'V1_CLOSED_TO_NEW_CLIENTS_AT', 'V1_BROWNOUTS', 'V1_DEPRECATION_LINK'])(
+    'refuses %s without the two dates',
+    (name) => {
+      const env = { [name]: name === 'V1_DEPRECATION_LINK' ? '/docs' : '2027-02-01T00:00:00Z' };
+      expect(() => readDemoConfig(env)).toThrow(DemoConfigError);
+      expect(() => readDemoConfig(env)).toThrow(`${name} needs V1_DEPRECATED_AT and V1_SUNSET_AT`);
+    },
+  );
 });

@@ -553,3 +553,130 @@ describe('resolveSecurityOptions: anomalies, metrics and alerts', () => {
     );
   });
 });
+
+describe('resolveSecurityOptions: deprecations', () => {
+  const V1 = {
+    deprecatedAt: '2027-01-01T00:00:00Z',
+    sunsetAt: '2027-07-01T00:00:00Z',
+    link: '/docs#/items',
+    successor: '/v2/items',
+    warningFrom: '2027-02-01T00:00:00Z',
+    brownouts: ['2027-03-01T10:00:00Z/2027-03-01T11:00:00Z'],
+  };
+
+  function configError(options: unknown): SecurityConfigError {
+    let error: unknown;
+    try {
+      resolveSecurityOptions(options as SecurityModuleOptions);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(SecurityConfigError);
+    return error as SecurityConfigError;
+  }
+
+  it('is on by default, with no versions, a 5 s flush and an hourly event', () => {
+    expect(resolveSecurityOptions().deprecations).toEqual({
+      versions: {},
+      flushIntervalMs: 5_000,
+      eventIntervalMs: 3_600_000,
+    });
+    expect(resolveSecurityOptions({ deprecations: {} }).deprecations).toEqual(resolveSecurityOptions().deprecations);
+    expect(resolveSecurityOptions({ deprecations: true } as unknown as SecurityModuleOptions).deprecations).toEqual(
+      resolveSecurityOptions().deprecations,
+    );
+  });
+
+  it('is off with false', () => {
+    expect(resolveSecurityOptions({ deprecations: false }).deprecations).toBe(false);
+  });
+
+  it('parses each version into a lifecycle in epoch milliseconds, and the intervals into milliseconds', () => {
+    const options = resolveSecurityOptions({
+      deprecations: { versions: { '1': V1, '2024-01-01': { ...V1, link: 'https://example.com/guide' } } },
+    });
+    expect(options.deprecations).toStrictEqual({
+      versions: {
+        '1': {
+          deprecatedAt: Date.UTC(2027, 0, 1),
+          sunsetAt: Date.UTC(2027, 6, 1),
+          link: '/docs#/items',
+          successor: '/v2/items',
+          warningFrom: Date.UTC(2027, 1, 1),
+          brownouts: [{ start: Date.UTC(2027, 2, 1, 10), end: Date.UTC(2027, 2, 1, 11) }],
+        },
+        '2024-01-01': expect.objectContaining({ link: 'https://example.com/guide' }),
+      },
+      flushIntervalMs: 5_000,
+      eventIntervalMs: 3_600_000,
+    });
+    expect(
+      resolveSecurityOptions({ deprecations: { flushInterval: '250ms', eventInterval: '1d' } }).deprecations,
+    ).toMatchObject({ flushIntervalMs: 250, eventIntervalMs: 86_400_000 });
+  });
+
+  it('freezes the versions', () => {
+    const options = resolveSecurityOptions({ deprecations: { versions: { '1': V1 } } });
+    const deprecations = options.deprecations as Exclude<typeof options.deprecations, false>;
+    expect(Object.isFrozen(deprecations.versions)).toBe(true);
+    expect(Object.isFrozen(deprecations.versions['1'])).toBe(true);
+  });
+
+  it.each(['v 1', '', 'v/1', 'a'.repeat(33)])('refuses the version name %j', (version) => {
+    const error = configError({ deprecations: { versions: { [version]: V1 } } });
+    expect(error).toMatchObject({ code: 'ERR_SECURITY_CONFIG_INVALID_VALUE', option: 'deprecations.versions' });
+    expect(error.message).toContain(`"${version}" is not a version name such as "1"`);
+  });
+
+  it('refuses versions that are not an object', () => {
+    const error = configError({ deprecations: { versions: [V1] } });
+    expect(error).toMatchObject({ code: 'ERR_SECURITY_CONFIG_INVALID_VALUE', option: 'deprecations.versions' });
+  });
+
+  it.each<[string, unknown, RegExp]>([
+    ['a date without a zone', { ...V1, sunsetAt: '2027-07-01' }, /sunsetAt must be an ISO 8601 instant/],
+    ['a sunset before the deprecation', { ...V1, sunsetAt: '2026-07-01T00:00:00Z' }, /sunsetAt is before/],
+    ['a protocol-relative link', { ...V1, link: '//evil.example' }, /link must be an http\(s\) URL/],
+    ['an unknown key', { ...V1, sunset: '2027-07-01T00:00:00Z' }, /unknown key "sunset"/],
+    ['null', null, /use \{ deprecatedAt/],
+  ])('refuses a version spec with %s, naming deprecations.versions.1', (_label, spec, message) => {
+    const error = configError({ deprecations: { versions: { '1': spec } } });
+    expect(error).toMatchObject({
+      code: 'ERR_SECURITY_CONFIG_INVALID_DEPRECATION',
+      option: 'deprecations.versions.1',
+    });
+    expect(error.message).toMatch(/^deprecations\.versions\.1: /);
+    expect(error.message).toMatch(message);
+  });
+
+  it.each<[string, unknown, string, string]>([
+    ['an unknown key', { flush: '5s' }, 'ERR_SECURITY_CONFIG_UNKNOWN_OPTION', 'deprecations.flush'],
+    ['a string', 'on', 'ERR_SECURITY_CONFIG_TYPE', 'deprecations'],
+    [
+      'a flush interval without a unit',
+      { flushInterval: '5000' },
+      'ERR_SECURITY_CONFIG_INVALID_DURATION',
+      'deprecations.flushInterval',
+    ],
+    [
+      'a flush interval of zero',
+      { flushInterval: '0s' },
+      'ERR_SECURITY_CONFIG_INVALID_DURATION',
+      'deprecations.flushInterval',
+    ],
+    [
+      'a flush interval given as a number',
+      { flushInterval: 5000 },
+      'ERR_SECURITY_CONFIG_INVALID_DURATION',
+      'deprecations.flushInterval',
+    ],
+    [
+      'an event interval that is not a duration',
+      { eventInterval: 'hourly' },
+      'ERR_SECURITY_CONFIG_INVALID_DURATION',
+      'deprecations.eventInterval',
+    ],
+  ])('refuses deprecations with %s', (_label, deprecations, code, option) => {
+    expect(configError({ deprecations })).toMatchObject({ code, option });
+  });
+});

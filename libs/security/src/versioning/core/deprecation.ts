@@ -79,9 +79,9 @@ export function parseDeprecation(spec: DeprecationSpec, option: string): Depreca
       if (Number.isNaN(value.getTime())) fail(`${name} is an invalid Date`);
       return value.getTime();
     }
-    const ms = typeof value === 'string' && INSTANT.test(value) ? Date.parse(value) : NaN;
+    const ms = typeof value === 'string' && INSTANT.test(value) && isCalendarDate(value) ? Date.parse(value) : NaN;
     if (Number.isNaN(ms)) {
-      fail(`${name} must be an ISO 8601 instant with a zone, e.g. 2027-01-31T00:00:00Z, not ${JSON.stringify(value)}`);
+      fail(`${name} must be an ISO 8601 instant with a zone, e.g. 2027-01-31T00:00:00Z, not ${describeValue(value)}`);
     }
     return ms;
   };
@@ -113,6 +113,8 @@ export function parseDeprecation(spec: DeprecationSpec, option: string): Depreca
       if (parts.length !== 2) fail(`${name} must be "start/end", e.g. 2027-03-01T10:00:00Z/2027-03-01T11:00:00Z`);
       [start, end] = parts.map((part) => part.trim());
     } else if (typeof entry === 'object' && entry !== null) {
+      const extra = Object.keys(entry).find((key) => key !== 'start' && key !== 'end');
+      if (extra !== undefined) fail(`${name} has an unknown key "${extra}"; use { start, end }`);
       ({ start, end } = entry);
     } else {
       fail(`${name} must be "start/end" or { start, end }`);
@@ -134,6 +136,28 @@ export function parseDeprecation(spec: DeprecationSpec, option: string): Depreca
     ...(closedToNewClientsAt === undefined ? {} : { closedToNewClientsAt }),
     brownouts: Object.freeze(brownouts.map((window) => Object.freeze(window))),
   });
+}
+
+// Date.parse moves 2027-02-30 to 2 March; a lifecycle date must name a day that exists, and a real time of day.
+function isCalendarDate(text: string): boolean {
+  const [year, month, day, hour, minute, second] = [0, 5, 8, 11, 14, 17].map((at) =>
+    Number(text.slice(at, at === 0 ? 4 : at + 2)),
+  );
+  const date = new Date(Date.UTC(year!, month! - 1, day!));
+  const seconds = text[16] === ':' ? second! : 0;
+  return (
+    date.getUTCFullYear() === year &&
+    date.getUTCMonth() === month! - 1 &&
+    date.getUTCDate() === day &&
+    hour! <= 23 &&
+    minute! <= 59 &&
+    seconds <= 59
+  );
+}
+
+function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  return value === null || value === undefined ? String(value) : typeof value;
 }
 
 function uriReference(value: unknown, name: string, fail: (message: string) => never): string {
