@@ -198,6 +198,24 @@ describe('parseDeprecation', () => {
     expect(lifecycle.warningFrom).toBe(Date.UTC(2028, 1, 29, 12, 30, 15));
   });
 
+  it('refuses overlapping brownouts, in whatever order they are given', () => {
+    expectInvalid(
+      {
+        ...MINIMAL,
+        brownouts: ['2027-03-01T10:30:00Z/2027-03-01T12:00:00Z', '2027-03-01T10:00:00Z/2027-03-01T11:00:00Z'],
+      },
+      /brownouts overlap/,
+    );
+    const touching = parseDeprecation(
+      {
+        ...MINIMAL,
+        brownouts: ['2027-03-01T10:00:00Z/2027-03-01T11:00:00Z', '2027-03-01T11:00:00Z/2027-03-01T12:00:00Z'],
+      },
+      'x',
+    );
+    expect(touching.brownouts).toHaveLength(2);
+  });
+
   it('refuses unknown keys in a brownout object', () => {
     expectInvalid(
       { ...MINIMAL, brownouts: [{ start: MINIMAL.deprecatedAt, end: MINIMAL.sunsetAt, reason: 'x' }] as never },

@@ -127,6 +127,10 @@ export function parseDeprecation(spec: DeprecationSpec, option: string): Depreca
     return window;
   });
   brownouts.sort((a, b) => a.start - b.start);
+  // Overlapping windows would make Retry-After point at the end of the first one, inside the second.
+  for (let i = 1; i < brownouts.length; i++) {
+    if (brownouts[i]!.start < brownouts[i - 1]!.end) fail('brownouts overlap; merge them into one window');
+  }
   return Object.freeze({
     deprecatedAt,
     sunsetAt,
