@@ -1,4 +1,4 @@
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { callKeyOf, mergeCounts } from '../core/deprecation-report.js';
 import type { DeprecationPhase } from '../core/deprecation.js';
 import { DeprecationUsageStore, type DeprecatedCallCount } from '../deprecation-usage.store.js';
@@ -38,11 +38,20 @@ export class TypeOrmDeprecationUsageStore extends DeprecationUsageStore {
       const existing = merged.get(id);
       merged.set(id, existing ? mergeCounts(existing, count) : count);
     }
-    const rows = [...merged.values()];
-    for (let start = 0; start < rows.length; start += BATCH) {
-      const batch = rows.slice(start, start + BATCH);
-      await this.dataSource.query(
-        `INSERT INTO "deprecated_calls"
+    // One fixed order (two instances upserting the same rows in opposite orders would deadlock), and one
+    // transaction (a failed later batch must not leave earlier ones written: the caller retries them all).
+    const rows = [...merged.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
+    if (rows.length === 0) return;
+    await this.dataSource.transaction(async (manager) => {
+      for (let start = 0; start < rows.length; start += BATCH) {
+        await this.upsert(manager, rows.slice(start, start + BATCH));
+      }
+    });
+  }
+
+  private async upsert(manager: EntityManager, batch: readonly DeprecatedCallCount[]): Promise<void> {
+    await manager.query(
+      `INSERT INTO "deprecated_calls"
            ("version", "method", "path", "principal_id", "key_id", "count", "refused",
             "first_seen_at", "last_seen_at", "last_phase")
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
@@ -54,20 +63,19 @@ export class TypeOrmDeprecationUsageStore extends DeprecationUsageStore {
            "last_phase" = CASE WHEN EXCLUDED."last_seen_at" >= "deprecated_calls"."last_seen_at"
              THEN EXCLUDED."last_phase" ELSE "deprecated_calls"."last_phase" END,
            "last_seen_at" = GREATEST("deprecated_calls"."last_seen_at", EXCLUDED."last_seen_at")`,
-        [
-          batch.map((row) => row.version ?? ''),
-          batch.map((row) => row.method),
-          batch.map((row) => row.path),
-          batch.map((row) => row.principalId ?? ''),
-          batch.map((row) => row.keyId ?? ''),
-          batch.map((row) => String(row.count)),
-          batch.map((row) => String(row.refused)),
-          batch.map((row) => row.firstSeenAt.toISOString()),
-          batch.map((row) => row.lastSeenAt.toISOString()),
-          batch.map((row) => row.lastPhase),
-        ],
-      );
-    }
+      [
+        batch.map((row) => row.version ?? ''),
+        batch.map((row) => row.method),
+        batch.map((row) => row.path),
+        batch.map((row) => row.principalId ?? ''),
+        batch.map((row) => row.keyId ?? ''),
+        batch.map((row) => String(row.count)),
+        batch.map((row) => String(row.refused)),
+        batch.map((row) => row.firstSeenAt.toISOString()),
+        batch.map((row) => row.lastSeenAt.toISOString()),
+        batch.map((row) => row.lastPhase),
+      ],
+    );
   }
 
   async list(): Promise<DeprecatedCallCount[]> {
@@ -75,7 +83,8 @@ export class TypeOrmDeprecationUsageStore extends DeprecationUsageStore {
       `SELECT "version", "method", "path", "principal_id", "key_id", "count", "refused",
               "first_seen_at", "last_seen_at", "last_phase"
          FROM "deprecated_calls"
-        ORDER BY "version", "path", "method", "deprecated_calls"."count" DESC, "principal_id", "key_id"`,
+        ORDER BY "version" COLLATE "C", "path" COLLATE "C", "method" COLLATE "C", "deprecated_calls"."count" DESC,
+                 "principal_id" COLLATE "C", "key_id" COLLATE "C"`,
     );
     return rows.map((row) => ({
       version: row.version === '' ? null : row.version,
