@@ -139,7 +139,9 @@ describe.each(ADAPTERS)('API keys and RBAC over HTTP on %s', (adapter) => {
         ] as [string, string][],
       });
       expect(response.status, name).toBe(401);
-      expect(response.headers.get('www-authenticate'), name).toBe('ApiKey realm="api", Signature realm="api"');
+      expect(response.headers.get('www-authenticate'), name).toBe(
+        'ApiKey realm="api", Signature realm="api", Bearer realm="api"',
+      );
       const problem = await jsonOf(response);
       expect(problem.request_id).toBe(requestId);
       bodies.push({ ...problem, request_id: undefined });
@@ -330,7 +332,12 @@ describe.each(ADAPTERS)('API keys and RBAC over HTTP on %s', (adapter) => {
     const person = await createIdentity(server.demo.app, ['viewer'], { password: 'correct horse battery staple' });
     const ok = await post('/login', undefined, { username: person.username, password: 'correct horse battery staple' });
     expect(ok.status).toBe(200);
-    expect(await jsonOf(ok)).toEqual({ principalId: person.id });
+    // A session token now comes with it (test/sessions.e2e-spec.ts covers what it does).
+    expect(await jsonOf(ok)).toEqual({
+      principalId: person.id,
+      token: expect.stringMatching(/^sess_[A-Za-z0-9_-]{43}$/),
+      expiresAt: expect.any(String),
+    });
     const wrong = await post('/login', undefined, {
       username: person.username,
       password: 'wrong horse battery staple',

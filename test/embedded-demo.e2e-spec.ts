@@ -55,6 +55,8 @@ describe('the demo on its embedded database, with the CLI beside it', () => {
         'AuditAppendOnly1764700000000',
         'SigningKeys1764800000000',
         'DeprecatedCalls1764900000000',
+        'Sessions1765000000000',
+        'MfaFactors1765100000000',
       ],
       pending: [],
     });

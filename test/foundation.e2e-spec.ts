@@ -42,7 +42,9 @@ describe.each(ADAPTERS)('foundation over HTTP on %s', (adapter) => {
   it('GET /me without credentials answers a 401 problem with WWW-Authenticate', async () => {
     const response = await get('/me');
     expect(response.status).toBe(401);
-    expect(response.headers.get('www-authenticate')).toBe('ApiKey realm="api", Signature realm="api"');
+    expect(response.headers.get('www-authenticate')).toBe(
+      'ApiKey realm="api", Signature realm="api", Bearer realm="api"',
+    );
     expect(response.headers.get('content-type')).toMatch(PROBLEM_JSON);
     const body = await jsonOf(response);
     expect(Object.keys(body).sort()).toEqual(['detail', 'instance', 'request_id', 'status', 'title', 'type']);

@@ -20,6 +20,8 @@ import { UsersController } from './users/users.controller.js';
 import { BoomController } from './test-only/boom.controller.js';
 import { signedEchoController } from './signed/signed-echo.controller.js';
 import { PingController, PingSettings } from './tools/ping.controller.js';
+import { MfaController } from './mfa/mfa.controller.js';
+import { AdminSessionsController, PasswordController, SessionsController } from './sessions/sessions.controller.js';
 
 /** Where the demo's database is, once the embedded one (if any) has started. */
 export interface DemoDatabase {
@@ -48,6 +50,10 @@ export class AppModule {
       MetricsController,
       PaymentsController,
       PingController,
+      MfaController,
+      SessionsController,
+      AdminSessionsController,
+      PasswordController,
       signedEchoController(config.adapter),
     ];
     if (config.nodeEnv === 'test') controllers.push(BoomController);
@@ -84,6 +90,8 @@ export class AppModule {
           alerts: config.alertWebhook ? { webhook: config.alertWebhook } : false,
           signing: signingOptionsOf(config),
           deprecations: { versions: config.v1Deprecation ? { '1': config.v1Deprecation } : {} },
+          oauth: config.oauth ?? false,
+          sessions: config.sessions,
         }),
       ],
       controllers,

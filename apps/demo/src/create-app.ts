@@ -132,6 +132,10 @@ function mountOpenApi(app: INestApplication): void {
         { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'OAuth 2.0 access token' },
         'OAuth',
       )
+      .addBearerAuth(
+        { type: 'http', scheme: 'bearer', description: 'Session token from POST /login (sess_…)' },
+        'Session',
+      )
       .addSecurity('Signature', {
         type: 'apiKey',
         in: 'header',

@@ -50,6 +50,8 @@ export {
   ResourceNotFoundError,
   DeprecatedClosedError,
   GoneError,
+  MfaRequiredError,
+  MfaCodeRejectedError,
   type CredentialFailureReason,
   type InvalidParam,
   type InputViolation,
@@ -423,3 +425,109 @@ export {
   type DeprecationReport,
   type DeprecationCaller,
 } from './versioning/core/deprecation-report.js';
+export { Mfa, type SecondFactorProof, type MfaStatus } from './mfa/mfa.service.js';
+export { MfaFactorStore, type MfaFactorRecord } from './mfa/mfa-factor.store.js';
+export { MemoryMfaFactorStore } from './mfa/adapters/memory-mfa-factor.store.js';
+export { TypeOrmMfaFactorStore } from './mfa/adapters/typeorm-mfa-factor.store.js';
+export { RequireMfa, REQUIRE_MFA, type RequireMfaOptions, type RequireMfaRule } from './mfa/require-mfa.decorator.js';
+export { RequireMfaGuard } from './mfa/require-mfa.guard.js';
+export type { MfaOptions, ResolvedMfaOptions } from './mfa/mfa-options.js';
+export {
+  generateTotpSecret,
+  otpauthUri,
+  totpCode,
+  verifyTotp,
+  generateRecoveryCodes,
+  recoveryCodeHash,
+  TOTP_PERIOD_SECONDS,
+} from './mfa/core/totp.js';
+export { BearerTokenAuthenticator } from './oauth/bearer-token.authenticator.js';
+export {
+  JwtAccessTokenVerifier,
+  ACCESS_TOKEN_TYP,
+  type VerifiedAccessToken,
+} from './oauth/jwt-access-token.verifier.js';
+export { TokenIntrospector } from './oauth/token-introspector.js';
+export {
+  resolveOAuthOptions,
+  OAUTH_ALGORITHMS,
+  OAUTH_DEFAULTS,
+  type OAuthOptions,
+  type OAuthIntrospectionOptions,
+  type OAuthAlgorithm,
+  type ResolvedOAuthOptions,
+  type ResolvedOAuthIntrospectionOptions,
+} from './oauth/oauth-options.js';
+export { scopesOf, permissionsOfScopes, tokenPermissions } from './oauth/core/token-permissions.js';
+export {
+  bearerCredentialOf,
+  isCompactJwt,
+  clientIdOf,
+  mfaAtOf,
+  type BearerCredential,
+} from './oauth/core/bearer-token.js';
+export {
+  TokenRejection,
+  TokenCheckUnavailableError,
+  joseRejectionOf,
+  type TokenRejectionReason,
+  type JoseRejection,
+} from './oauth/core/token-rejection.js';
+export { checkIntrospection, type IntrospectionExpectations } from './oauth/core/introspection-response.js';
+export {
+  Sessions,
+  type IssuedSession,
+  type SessionView,
+  type AuthenticatedSession,
+  type SessionActor,
+} from './sessions/sessions.service.js';
+export { Logins } from './sessions/logins.service.js';
+export { LoginBackoff } from './sessions/login-backoff.service.js';
+export { SessionAuthenticator } from './sessions/session.authenticator.js';
+export {
+  SessionStore,
+  SessionTokenTakenError,
+  SESSION_END_REASONS,
+  type SessionRecord,
+  type NewSession,
+  type SessionReplacement,
+  type SessionCursor,
+  type SessionEndReason,
+} from './sessions/session.store.js';
+export { MemorySessionStore } from './sessions/adapters/memory-session.store.js';
+export { TypeOrmSessionStore } from './sessions/adapters/typeorm-session.store.js';
+export { SessionEntity } from './sessions/session.entity.js';
+export { Sessions1765000000000 } from './persistence/migrations/1765000000000-sessions.js';
+export { LoginBackoffStore } from './sessions/login-backoff.store.js';
+export {
+  MemoryLoginBackoffStore,
+  type MemoryLoginBackoffStoreOptions,
+} from './sessions/adapters/memory-login-backoff.store.js';
+export {
+  RedisLoginBackoffStore,
+  LOGIN_BACKOFF_LUA,
+  type RedisLoginBackoffStoreOptions,
+} from './sessions/adapters/redis-login-backoff.store.js';
+export {
+  resolveSessionOptions,
+  SESSION_DEFAULTS,
+  type SessionOptions,
+  type LoginBackoffOptions,
+  type ResolvedSessionOptions,
+  type ResolvedLoginBackoffOptions,
+} from './sessions/session-options.js';
+export { generateSessionToken, isSessionToken, SESSION_TOKEN_PATTERN } from './sessions/core/session-token.js';
+export {
+  sessionStateAt,
+  idleDeadline,
+  touchIntervalMs,
+  shouldTouch,
+  type SessionState,
+} from './sessions/core/session-expiry.js';
+export {
+  backoffDelayMs,
+  decideLoginAttempt,
+  type LoginBackoffPolicy,
+  type LoginAttemptDecision,
+  type LoginBackoffEntry,
+} from './sessions/core/login-backoff.js';

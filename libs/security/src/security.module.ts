@@ -59,6 +59,16 @@ import { SignedGuard } from './signing/signed.guard.js';
 import { SigningKeyStore } from './signing/signing-key.store.js';
 import { SigningKeys } from './signing/signing-keys.service.js';
 import { DeprecationGuard } from './versioning/deprecation.guard.js';
+import { BearerTokenAuthenticator } from './oauth/bearer-token.authenticator.js';
+import { Mfa } from './mfa/mfa.service.js';
+import { MfaFactorStore } from './mfa/mfa-factor.store.js';
+import { RequireMfaGuard } from './mfa/require-mfa.guard.js';
+import { LoginBackoff } from './sessions/login-backoff.service.js';
+import { LoginBackoffStore } from './sessions/login-backoff.store.js';
+import { Logins } from './sessions/logins.service.js';
+import { SessionAuthenticator } from './sessions/session.authenticator.js';
+import { SessionStore } from './sessions/session.store.js';
+import { Sessions } from './sessions/sessions.service.js';
 import { DeprecationUsage } from './versioning/deprecation-usage.service.js';
 import { DeprecationUsageStore } from './versioning/deprecation-usage.store.js';
 import { resolveSecurityOptions } from './options/resolve-security-options.js';
@@ -126,15 +136,48 @@ import {
       useFactory: (options: ResolvedSecurityOptions, keys: SigningKeys, nonces: NonceStore, clock: Clock) =>
         options.signing ? new SignatureAuthenticator(options, keys, nonces, clock) : null,
     },
+    {
+      provide: BearerTokenAuthenticator,
+      inject: [SECURITY_OPTIONS, PrincipalStore, SecurityEvents, Clock, SecurityChangeBus],
+      useFactory: (
+        options: ResolvedSecurityOptions,
+        principals: PrincipalStore,
+        events: SecurityEvents,
+        clock: Clock,
+        bus: SecurityChangeBus,
+      ) => (options.oauth ? new BearerTokenAuthenticator(options, principals, events, clock, bus) : null),
+    },
+    Sessions,
+    LoginBackoff,
+    Logins,
+    {
+      provide: SessionAuthenticator,
+      inject: [SECURITY_OPTIONS, Sessions],
+      useFactory: (options: ResolvedSecurityOptions, sessions: Sessions) =>
+        options.sessions ? new SessionAuthenticator(sessions) : null,
+    },
     // The authenticators the guard asks, in this order; later features add theirs here.
     {
       provide: SECURITY_AUTHENTICATORS,
-      inject: [SECURITY_OPTIONS, ApiKeyAuthenticator, SignatureAuthenticator],
+      inject: [
+        SECURITY_OPTIONS,
+        ApiKeyAuthenticator,
+        SignatureAuthenticator,
+        BearerTokenAuthenticator,
+        SessionAuthenticator,
+      ],
       useFactory: (
         options: ResolvedSecurityOptions,
         apiKeys: ApiKeyAuthenticator,
         signatures: SignatureAuthenticator | null,
-      ) => [...(options.apiKeys ? [apiKeys] : []), ...(signatures ? [signatures] : [])],
+        bearerTokens: BearerTokenAuthenticator | null,
+        sessions: SessionAuthenticator | null,
+      ) => [
+        ...(options.apiKeys ? [apiKeys] : []),
+        ...(signatures ? [signatures] : []),
+        ...(bearerTokens ? [bearerTokens] : []),
+        ...(sessions ? [sessions] : []),
+      ],
     },
     {
       provide: RATE_LIMITER,
@@ -145,6 +188,7 @@ import {
     RateLimits,
     BodyLimits,
     DeprecationUsage,
+    Mfa,
     {
       provide: SECURITY_HEADER_PLAN,
       inject: [SECURITY_OPTIONS],
@@ -171,6 +215,7 @@ import {
     { provide: APP_GUARD, useClass: DeprecationGuard },
     { provide: APP_GUARD, useClass: PermissionGuard },
     { provide: APP_GUARD, useClass: PolicyGuard },
+    { provide: APP_GUARD, useClass: RequireMfaGuard },
     { provide: APP_INTERCEPTOR, useClass: SensitiveAccessInterceptor },
     { provide: APP_INTERCEPTOR, useClass: AuditedInterceptor },
     { provide: APP_PIPE, useFactory: createSecurityValidationPipe },
@@ -202,6 +247,13 @@ import {
     NonceStore,
     DeprecationUsage,
     DeprecationUsageStore,
+    Mfa,
+    MfaFactorStore,
+    Sessions,
+    SessionStore,
+    Logins,
+    LoginBackoff,
+    LoginBackoffStore,
   ],
 })
 export class SecurityModule

@@ -38,6 +38,15 @@ import type { Redis } from 'ioredis';
 import { MemoryDeprecationUsageStore } from './versioning/adapters/memory-deprecation-usage.store.js';
 import { TypeOrmDeprecationUsageStore } from './versioning/adapters/typeorm-deprecation-usage.store.js';
 import { DeprecationUsageStore } from './versioning/deprecation-usage.store.js';
+import { MemoryMfaFactorStore } from './mfa/adapters/memory-mfa-factor.store.js';
+import { TypeOrmMfaFactorStore } from './mfa/adapters/typeorm-mfa-factor.store.js';
+import { MfaFactorStore } from './mfa/mfa-factor.store.js';
+import { MemorySessionStore } from './sessions/adapters/memory-session.store.js';
+import { TypeOrmSessionStore } from './sessions/adapters/typeorm-session.store.js';
+import { SessionStore } from './sessions/session.store.js';
+import { MemoryLoginBackoffStore } from './sessions/adapters/memory-login-backoff.store.js';
+import { RedisLoginBackoffStore } from './sessions/adapters/redis-login-backoff.store.js';
+import { LoginBackoffStore } from './sessions/login-backoff.store.js';
 
 const OPTIONAL_DATA_SOURCE = { token: DataSource, optional: true };
 const logger = new Logger('Security');
@@ -74,6 +83,27 @@ export const STORE_PROVIDERS: Provider[] = [
     inject: [PrincipalStore, OPTIONAL_DATA_SOURCE],
     useFactory: (principals: PrincipalStore, dataSource?: DataSource) =>
       dataSource ? new TypeOrmGrantStore(dataSource) : new MemoryGrantStore(principals),
+  },
+  {
+    provide: MfaFactorStore,
+    inject: [OPTIONAL_DATA_SOURCE],
+    useFactory: (dataSource?: DataSource) =>
+      dataSource ? new TypeOrmMfaFactorStore(dataSource) : new MemoryMfaFactorStore(),
+  },
+  {
+    provide: SessionStore,
+    inject: [PrincipalStore, OPTIONAL_DATA_SOURCE],
+    useFactory: (principals: PrincipalStore, dataSource?: DataSource) =>
+      dataSource ? new TypeOrmSessionStore(dataSource) : new MemorySessionStore(principals),
+  },
+  // Shared through Redis when configured, so that another instance does not restart an attacker's count.
+  {
+    provide: LoginBackoffStore,
+    inject: [SECURITY_OPTIONS, SECURITY_REDIS],
+    useFactory: (options: ResolvedSecurityOptions, redis: Redis | null) =>
+      options.redis && redis
+        ? new RedisLoginBackoffStore(redis, { prefix: `${options.redis.keyPrefix}login-backoff:` })
+        : new MemoryLoginBackoffStore(),
   },
   {
     provide: DeprecationUsageStore,

@@ -4,6 +4,7 @@ import {
   ApiKeys,
   CurrentPrincipal,
   RequirePermission,
+  RequireMfa,
   Sensitive,
   summarizeRequest,
   type Actor,
@@ -11,6 +12,7 @@ import {
   type Principal,
 } from '@app/security';
 import { AdminCreateKeyDto, CreateKeyDto, RotateKeyDto } from './api-key.dto.js';
+import { STEP_UP_MAX_AGE_SEC } from '../mfa/step-up.js';
 
 export function actorOf(principal: Principal, request: HttpRequestLike): Actor {
   return { principalId: principal.id, label: principal.id, request: summarizeRequest(request) };
@@ -25,6 +27,7 @@ export class AdminKeysController {
   constructor(private readonly keys: ApiKeys) {}
 
   @Post()
+  @RequireMfa({ maxAgeSec: STEP_UP_MAX_AGE_SEC })
   @ApiOperation({ summary: 'Create a key for any principal; the full key is in this answer only' })
   create(@Body() body: AdminCreateKeyDto, @CurrentPrincipal() principal: Principal, @Req() request: HttpRequestLike) {
     const { owner, ...input } = body;
@@ -38,6 +41,7 @@ export class AdminKeysController {
   }
 
   @Post(':id/rotate')
+  @RequireMfa({ maxAgeSec: STEP_UP_MAX_AGE_SEC })
   @HttpCode(201)
   rotate(
     @Param('id') id: string,
@@ -63,6 +67,7 @@ export class MyKeysController {
   constructor(private readonly keys: ApiKeys) {}
 
   @Post()
+  @RequireMfa({ maxAgeSec: STEP_UP_MAX_AGE_SEC })
   create(@Body() body: CreateKeyDto, @CurrentPrincipal() principal: Principal, @Req() request: HttpRequestLike) {
     const { name, scopes, expiresIn, environment, allowedCidrs, rateLimit } = body;
     return this.keys.create(
@@ -77,6 +82,7 @@ export class MyKeysController {
   }
 
   @Post(':id/rotate')
+  @RequireMfa({ maxAgeSec: STEP_UP_MAX_AGE_SEC })
   @HttpCode(201)
   async rotate(
     @Param('id') id: string,

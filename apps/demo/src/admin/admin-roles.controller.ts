@@ -17,11 +17,14 @@ import {
   CurrentPrincipal,
   Principals,
   RequirePermission,
+  RequireMfa,
   Sensitive,
+  Sessions,
   type HttpRequestLike,
   type Principal,
 } from '@app/security';
 import { actorOf } from './admin-keys.controller.js';
+import { STEP_UP_MAX_AGE_SEC } from '../mfa/step-up.js';
 
 export class RolePermissionsDto {
   @IsArray()
@@ -42,7 +45,10 @@ export class RoleMemberDto {
 @RequirePermission('roles:admin')
 @Sensitive()
 export class AdminRolesController {
-  constructor(private readonly principals: Principals) {}
+  constructor(
+    private readonly principals: Principals,
+    private readonly sessions: Sessions,
+  ) {}
 
   @Get()
   async list() {
@@ -50,6 +56,7 @@ export class AdminRolesController {
   }
 
   @Put(':role')
+  @RequireMfa({ maxAgeSec: STEP_UP_MAX_AGE_SEC })
   @ApiOperation({ summary: 'Create a role or replace its permissions' })
   async define(
     @Param('role') role: string,
@@ -62,6 +69,7 @@ export class AdminRolesController {
   }
 
   @Post(':role/members')
+  @RequireMfa({ maxAgeSec: STEP_UP_MAX_AGE_SEC })
   @HttpCode(200)
   async assign(
     @Param('role') role: string,
@@ -71,10 +79,16 @@ export class AdminRolesController {
   ) {
     if (!(await this.principals.get(body.principalId))) throw new NotFoundException();
     const assigned = await this.principals.assignRole(body.principalId, role, actorOf(principal, request));
-    return { principalId: body.principalId, role, assigned };
+    return {
+      principalId: body.principalId,
+      role,
+      assigned,
+      ...(await this.rotateOwn(principal, body.principalId, assigned, request)),
+    };
   }
 
   @Delete(':role/members/:principalId')
+  @RequireMfa({ maxAgeSec: STEP_UP_MAX_AGE_SEC })
   async revoke(
     @Param('role') role: string,
     @Param('principalId', new ParseUUIDPipe()) principalId: string,
@@ -82,6 +96,27 @@ export class AdminRolesController {
     @Req() request: HttpRequestLike,
   ) {
     const revoked = await this.principals.revokeRole(principalId, role, actorOf(principal, request));
-    return { principalId, role, revoked };
+    return { principalId, role, revoked, ...(await this.rotateOwn(principal, principalId, revoked, request)) };
+  }
+
+  /**
+   * A session that changed its own roles gets a new token in this answer (`session: {token, expiresAt}`),
+   * and its old token stops working: privileges never change under a token that existed before. Sessions of
+   * other principals keep their tokens and see the new roles on their next request (there is no way to hand
+   * them a new token).
+   */
+  private async rotateOwn(
+    principal: Principal,
+    subjectId: string,
+    changed: boolean,
+    request: HttpRequestLike,
+  ): Promise<{ session?: { token: string; expiresAt: string } }> {
+    if (!changed || principal.sessionId === undefined || subjectId.toLowerCase() !== principal.id) return {};
+    const rotated = await this.sessions.rotate(principal.sessionId, {
+      request,
+      cause: 'roles_changed',
+      actor: actorOf(principal, request),
+    });
+    return { session: { token: rotated.token, expiresAt: rotated.expiresAt.toISOString() } };
   }
 }

@@ -1,4 +1,6 @@
-import { parseDuration, type DeprecationSpec, type SigningOptions } from '@app/security';
+import { parseDuration, type DeprecationSpec, type OAuthOptions, type SigningOptions } from '@app/security';
+import type { SessionOptions } from '@app/security';
+import { sessionOptionsOf } from './session-config.js';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 
@@ -72,6 +74,14 @@ export interface DemoConfig {
    * SecurityModule checks the dates at boot. Unset: v1 is not deprecated.
    */
   readonly v1Deprecation?: DeprecationSpec;
+  /**
+   * OAuth 2.0 bearer tokens: `OAUTH_ISSUER`, `OAUTH_AUDIENCE` (comma-separated for several) and `OAUTH_JWKS_URL`
+   * (all three or none), `OAUTH_SCOPE_MAP` (see `parseScopeMap`), `OAUTH_JWKS_COOLDOWN` (`30s`) and
+   * `OAUTH_CLOCK_TOLERANCE` (`30s`). SecurityModule checks the values at boot. Unset: no bearer tokens.
+   */
+  readonly oauth?: OAuthOptions;
+  /** Login sessions and the failed-login backoff: see `sessionOptionsOf` (`SESSION_*`, `LOGIN_BACKOFF_*`). */
+  readonly sessions: SessionOptions;
 }
 
 /** Where `Link: rel="deprecation"` points for v1 unless `V1_DEPRECATION_LINK` says otherwise. */
@@ -141,7 +151,56 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
     httpRedirect: httpRedirect(env, port, tls !== undefined),
     serverTimeouts: serverTimeouts(env),
     v1Deprecation: v1Deprecation(env),
+    oauth: oauth(env),
+    sessions: sessionOptionsOf(env, (message) => {
+      throw new DemoConfigError(message);
+    }),
   };
+}
+
+function oauth(env: NodeJS.ProcessEnv): OAuthOptions | undefined {
+  const names = ['OAUTH_ISSUER', 'OAUTH_AUDIENCE', 'OAUTH_JWKS_URL'] as const;
+  const [issuer, audience, jwksUrl] = names.map((name) => nonEmpty(env[name]));
+  const others = ['OAUTH_SCOPE_MAP', 'OAUTH_JWKS_COOLDOWN', 'OAUTH_CLOCK_TOLERANCE'];
+  if (issuer === undefined && audience === undefined && jwksUrl === undefined) {
+    const stray = others.find((name) => nonEmpty(env[name]) !== undefined);
+    if (stray) throw new DemoConfigError(`${stray} needs OAUTH_ISSUER, OAUTH_AUDIENCE and OAUTH_JWKS_URL`);
+    return undefined;
+  }
+  if (issuer === undefined || audience === undefined || jwksUrl === undefined) {
+    throw new DemoConfigError(`${names.join(', ')} must be set together (or none of them, for no bearer tokens)`);
+  }
+  const jwksCooldown = nonEmpty(env.OAUTH_JWKS_COOLDOWN);
+  const clockTolerance = nonEmpty(env.OAUTH_CLOCK_TOLERANCE);
+  return {
+    issuer,
+    audience: list(audience),
+    jwksUrl,
+    scopeMap: parseScopeMap(env.OAUTH_SCOPE_MAP),
+    ...(jwksCooldown ? { jwksCooldown } : {}),
+    ...(clockTolerance ? { clockTolerance } : {}),
+  };
+}
+
+/**
+ * `OAUTH_SCOPE_MAP`: entries separated by `;`, each `scope=permission,permission` (spaces around the parts
+ * are ignored; `scope=` maps the scope to nothing), e.g. `items.read=items:read;docs=documents:read,documents:write`.
+ * A scope not listed that is a permission name (`items:read`) grants itself. SecurityModule checks the names.
+ */
+export function parseScopeMap(value: string | undefined): Record<string, string[]> {
+  const map = new Map<string, string[]>();
+  const fix = 'use scope=permission,permission;scope=permission, e.g. docs=documents:read,documents:write';
+  for (const entry of (value ?? '').split(';')) {
+    if (entry.trim() === '') continue;
+    const parts = entry.split('=');
+    const scope = parts[0]!.trim();
+    if (parts.length !== 2 || scope === '') {
+      throw new DemoConfigError(`OAUTH_SCOPE_MAP: "${entry.trim()}" is not scope=permissions; ${fix}`);
+    }
+    if (map.has(scope)) throw new DemoConfigError(`OAUTH_SCOPE_MAP: the scope "${scope}" is listed twice`);
+    map.set(scope, list(parts[1]));
+  }
+  return Object.fromEntries(map);
 }
 
 function v1Deprecation(env: NodeJS.ProcessEnv): DeprecationSpec | undefined {

@@ -16,6 +16,8 @@ export class MeController {
       permissions: principal.permissions,
       keyId: principal.keyId ?? null,
       authMethod: principal.authMethod,
+      // Only for bearer tokens: the OAuth client acting for the user.
+      ...(principal.clientId !== undefined ? { clientId: principal.clientId } : {}),
     };
   }
 }

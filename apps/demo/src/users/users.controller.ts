@@ -19,6 +19,7 @@ import {
   LowerCased,
   Principals,
   RequirePermission,
+  RequireMfa,
   SafeUsername,
   Sensitive,
   StrongPassword,
@@ -26,6 +27,7 @@ import {
   type Principal,
 } from '@app/security';
 import { actorOf } from '../admin/admin-keys.controller.js';
+import { STEP_UP_MAX_AGE_SEC } from '../mfa/step-up.js';
 
 /**
  * The seed's user: email up to 255 characters, stored lower-cased; username 3 to 50 letters, digits and
@@ -71,6 +73,7 @@ export class UsersController {
   }
 
   @Delete(':id')
+  @RequireMfa({ maxAgeSec: STEP_UP_MAX_AGE_SEC })
   @RequirePermission('users:delete')
   @Audited('user')
   @ApiOperation({ summary: 'Disable a principal: it can no longer log in and all its keys are revoked' })

@@ -51,7 +51,17 @@ export type CredentialFailureReason =
   | 'principal_disabled'
   | 'ip_not_allowed'
   | 'ambiguous'
-  | 'scheme_unsupported';
+  | 'scheme_unsupported'
+  // OAuth bearer tokens (oauth/core/token-rejection.ts):
+  | 'not_yet_valid'
+  | 'bad_issuer'
+  | 'bad_audience'
+  | 'bad_typ'
+  | 'unknown_kid'
+  | 'bad_signature'
+  | 'bad_alg'
+  | 'unknown_subject'
+  | 'inactive';
 
 /**
  * A request signature was refused. `reason` is the exact cause (a `SignatureFailureReason` such as
@@ -218,5 +228,31 @@ export class GoneError extends SecurityError {
     context: Record<string, unknown> = {},
   ) {
     super(retryAfterSeconds === undefined ? 'This API has been removed' : 'This API is in a brownout', context);
+  }
+}
+
+/**
+ * The route needs a second factor proved within `maxAgeSec` (`@RequireMfa()`), and the session or token has
+ * none that recent. Answered 401 with `WWW-Authenticate: Bearer error="insufficient_user_authentication"`
+ * (RFC 9470).
+ */
+export class MfaRequiredError extends SecurityError {
+  override readonly code = 'ERR_SECURITY_MFA_REQUIRED';
+  constructor(
+    readonly maxAgeSec: number,
+    context: Record<string, unknown> = {},
+  ) {
+    super('A recent second factor is required', { maxAgeSec, ...context });
+  }
+}
+
+/** A TOTP or recovery code was refused (wrong, replayed, used, or no factor enrolled); `reason` says which. */
+export class MfaCodeRejectedError extends SecurityError {
+  override readonly code = 'ERR_SECURITY_MFA_CODE_REJECTED';
+  constructor(
+    readonly reason: string,
+    context: Record<string, unknown> = {},
+  ) {
+    super(`Second-factor code refused (${reason})`, { reason, ...context });
   }
 }

@@ -63,3 +63,12 @@ export function summarizeRequest(request: HttpRequestLike): RequestSummary {
     userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 512) : undefined,
   };
 }
+
+/** How many times a header was sent (Node joins repeats of some headers into one value, and drops others). */
+export function headerCount(request: HttpRequestLike, name: string): number {
+  const raw = request.rawHeaders ?? request.raw?.rawHeaders;
+  if (!raw) return request.headers[name] === undefined ? 0 : 1;
+  let count = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) count++;
+  return count;
+}

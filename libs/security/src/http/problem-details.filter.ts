@@ -8,6 +8,7 @@ import {
   AuthenticationRequiredError,
   DeprecatedClosedError,
   GoneError,
+  MfaRequiredError,
   InvalidCredentialsError,
   InvalidInputError,
   MalformedBodyError,
@@ -48,6 +49,7 @@ const EVENT_OF_CODE: Readonly<Record<string, SecurityEventType>> = {
   ERR_SECURITY_MALFORMED_BODY: 'INVALID_INPUT',
   ERR_SECURITY_PAYLOAD_TOO_LARGE: 'INVALID_INPUT',
   ERR_SECURITY_UNSUPPORTED_MEDIA_TYPE: 'INVALID_INPUT',
+  ERR_SECURITY_MFA_REQUIRED: 'MFA_FAILED',
 };
 
 /**
@@ -122,7 +124,12 @@ export class ProblemDetailsFilter implements ExceptionFilter {
         headers['Retry-After'] = String(error.retryAfterSeconds);
       }
     }
-    if (problem.status === 401) headers['WWW-Authenticate'] = this.challenge;
+    if (error instanceof MfaRequiredError) {
+      // RFC 9470: the client should step up and retry; max_age says how recent the second factor must be.
+      headers['WWW-Authenticate'] =
+        `Bearer error="insufficient_user_authentication", ` +
+        `error_description="A recent second factor is required", max_age=${error.maxAgeSec}`;
+    } else if (problem.status === 401) headers['WWW-Authenticate'] = this.challenge;
 
     this.recordEvent(error, problem, request);
     const adapter = this.adapterHost.httpAdapter;
@@ -154,6 +161,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
         code: error.code,
         ...(error instanceof InvalidCredentialsError ? { reason: error.reason } : {}),
         ...(error instanceof AuthenticationRequiredError ? { reason: 'missing' } : {}),
+        ...(error instanceof MfaRequiredError ? { reason: 'step_up_required' } : {}),
         ...(error instanceof InvalidInputError ? { params: error.violations } : {}),
         ...error.context,
       },

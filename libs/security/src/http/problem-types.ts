@@ -87,6 +87,19 @@ export const PROBLEM_TYPES: Readonly<Record<string, ProblemType>> = Object.freez
     title: 'Too Many Requests',
     detail: 'Too many requests; retry after the time given in Retry-After.',
   },
+  ERR_SECURITY_MFA_REQUIRED: {
+    status: 401,
+    slug: 'mfa-required',
+    title: 'Unauthorized',
+    detail: 'This operation needs a recent second factor: verify a code at POST /mfa/verify, then retry.',
+  },
+  // 403, not 401: the session or token stays valid; only the code was refused.
+  ERR_SECURITY_MFA_CODE_REJECTED: {
+    status: 403,
+    slug: 'mfa-code-rejected',
+    title: 'Forbidden',
+    detail: 'The second-factor code was not accepted.',
+  },
   ERR_SECURITY_DEPRECATED_CLOSED: {
     status: 403,
     slug: 'deprecated-closed',

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import passport from 'passport';
 import { BlockList, isIP } from 'node:net';
 import { InvalidCredentialsError } from '../core/errors.js';
-import type { HttpRequestLike } from '../http/http-request.js';
+import { headerCount, type HttpRequestLike } from '../http/http-request.js';
 import type { ResolvedSecurityOptions } from '../options/security-options.js';
 import { Authenticator } from '../principals/authenticator.js';
 import type { Principal } from '../principals/principal.js';
@@ -81,15 +81,6 @@ function extractWithPassport(request: HttpRequestLike): Promise<string> {
     ) as (req: unknown, res: unknown, next: (error?: unknown) => void) => void;
     middleware(request, {}, (error) => reject(error instanceof Error ? error : new InvalidCredentialsError('missing')));
   });
-}
-
-/** How many times a header was sent (Node joins repeats of unknown headers into one value). */
-function headerCount(request: HttpRequestLike, name: string): number {
-  const raw = request.rawHeaders ?? request.raw?.rawHeaders;
-  if (!raw) return request.headers[name] === undefined ? 0 : 1;
-  let count = 0;
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) count++;
-  return count;
 }
 
 const allowLists = new WeakMap<readonly string[], BlockList>();

@@ -4,6 +4,9 @@ import { SecurityConfigError } from '../core/errors.js';
 import { parseDuration, parseLimit, parseSize, type Limit } from '../core/durations.js';
 import { MONITORING_DEFAULTS } from '../monitoring/monitoring-defaults.js';
 import { SECURITY_DEFAULTS } from './security-defaults.js';
+import { resolveMfaOptions } from '../mfa/mfa-options.js';
+import { resolveOAuthOptions } from '../oauth/oauth-options.js';
+import { resolveSessionOptions } from '../sessions/session-options.js';
 import { parseDeprecation, type DeprecationLifecycle, type DeprecationSpec } from '../versioning/core/deprecation.js';
 import { anchoredPatternProblem, securityLintNote } from './security-lint.js';
 import type {
@@ -37,6 +40,9 @@ const FEATURE_KEYS = new Set<string>([
   'metrics',
   'alerts',
   'deprecations',
+  'mfa',
+  'oauth',
+  'sessions',
 ]);
 // An API version as Nest versioning names it: `1`, `2024-01-01`, `beta`.
 const VERSION_NAME = /^[A-Za-z0-9._-]{1,32}$/;
@@ -260,7 +266,7 @@ export function resolveSecurityOptions(
     deprecations: feature(options.deprecations, 'deprecations', (raw) => {
       knownKeys(raw, 'deprecations', ['versions', 'flushInterval', 'eventInterval']);
       const versions: Record<string, DeprecationLifecycle> = {};
-      const rawVersions = raw.versions ?? {};
+      const rawVersions = raw.versions === undefined ? {} : raw.versions;
       if (!isRecord(rawVersions)) fail('INVALID_VALUE', 'deprecations.versions', "use { '1': { deprecatedAt, … } }");
       for (const [version, spec] of Object.entries(rawVersions)) {
         if (!VERSION_NAME.test(version)) {
@@ -274,6 +280,9 @@ export function resolveSecurityOptions(
         eventIntervalMs: duration(raw.eventInterval ?? '1h', 'deprecations.eventInterval'),
       };
     }),
+    mfa: feature(options.mfa, 'mfa', (raw) => resolveMfaOptions(raw)),
+    oauth: resolveOAuthOptions(options.oauth, { production, warnings }),
+    sessions: resolveSessionOptions(options.sessions, { production, warnings }),
     warnings,
   };
   if (resolved.authentication.nonHttpContexts === 'skip') {

@@ -241,14 +241,13 @@ export const SECURITY_LINT_RULES: readonly SecurityLintRule[] = Object.freeze([
         : undefined,
   },
   {
-    // No OAuth options exist yet: the rule reads `oauth.jwksUrl` and becomes active once that option does.
+    // Loopback http stays allowed in production too: no network path to tamper with (a local JWKS sidecar).
     id: 'oauth-jwks-http',
     owasp: OWASP_API_2023.brokenAuthentication,
     code: 'ERR_SECURITY_CONFIG_LINT_OAUTH_JWKS_HTTP',
     enforcement: 'production',
     fix: 'use an https:// JWKS URL (plain http is accepted on loopback addresses only)',
-    check: (options) => {
-      const oauth = (options as { readonly oauth?: { readonly jwksUrl?: unknown } | false }).oauth;
+    check: ({ oauth }) => {
       const url = oauth ? oauth.jwksUrl : undefined;
       return typeof url === 'string' && isPlainHttp(url)
         ? {

@@ -1,6 +1,9 @@
 import type { SecurityEventType } from '../audit/security-event-types.js';
 import type { Limit } from '../core/durations.js';
 import type { DeprecationLifecycle, DeprecationSpec } from '../versioning/core/deprecation.js';
+import type { MfaOptions, ResolvedMfaOptions } from '../mfa/mfa-options.js';
+import type { OAuthOptions, ResolvedOAuthOptions } from '../oauth/oauth-options.js';
+import type { ResolvedSessionOptions, SessionOptions } from '../sessions/session-options.js';
 
 /** Where the library runs. `production` turns risky settings from boot warnings into boot errors. */
 export type SecurityEnvironment = 'production' | 'development' | 'test';
@@ -383,6 +386,12 @@ export interface SecurityModuleOptions {
   readonly alerts?: AlertOptions | false;
   /** On by default (`@Deprecated()` needs nothing configured); `false` ignores every `@Deprecated()`. */
   readonly deprecations?: DeprecationOptions | false;
+  /** TOTP second factors and `@RequireMfa()` step-up; on by default (needs `signing.masterKeys` to enrol). */
+  readonly mfa?: MfaOptions | false;
+  /** OAuth 2.0 bearer tokens (JWT access tokens, RFC 9068; introspection optional). Off by default. */
+  readonly oauth?: OAuthOptions | false;
+  /** Login sessions (`Authorization: Bearer sess_…`) and failed-login backoff. On by default. */
+  readonly sessions?: SessionOptions | false;
 }
 
 /** `anomalies` after parsing. */
@@ -429,6 +438,9 @@ export interface ResolvedSecurityOptions {
   readonly metrics: Required<MetricsOptions> | false;
   readonly alerts: { readonly webhook: ResolvedWebhookAlertOptions | false } | false;
   readonly deprecations: ResolvedDeprecationOptions | false;
+  readonly mfa: ResolvedMfaOptions | false;
+  readonly oauth: ResolvedOAuthOptions | false;
+  readonly sessions: ResolvedSessionOptions | false;
   /** Non-fatal findings, logged at boot (fatal in production where noted). */
   readonly warnings: readonly string[];
 }

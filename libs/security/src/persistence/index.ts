@@ -12,6 +12,10 @@ import { AuditAppendOnly1764700000000 } from './migrations/1764700000000-audit-a
 import { SigningKeys1764800000000 } from './migrations/1764800000000-signing-keys.js';
 import { DeprecatedCalls1764900000000 } from './migrations/1764900000000-deprecated-calls.js';
 import { DeprecatedCallEntity } from '../versioning/deprecated-call.entity.js';
+import { Sessions1765000000000 } from './migrations/1765000000000-sessions.js';
+import { SessionEntity } from '../sessions/session.entity.js';
+import { MfaFactors1765100000000 } from './migrations/1765100000000-mfa-factors.js';
+import { MfaFactorEntity, MfaRecoveryCodeEntity } from '../mfa/mfa-factor.entity.js';
 import { ResourceGrantEntity } from '../authz/resource-grant.entity.js';
 import { SigningKeyEntity } from '../signing/signing-key.entity.js';
 
@@ -24,6 +28,8 @@ export { PrincipalRoleEntity } from '../authz/principal-role.entity.js';
 export { ResourceGrantEntity } from '../authz/resource-grant.entity.js';
 export { SigningKeyEntity } from '../signing/signing-key.entity.js';
 export { DeprecatedCallEntity } from '../versioning/deprecated-call.entity.js';
+export { MfaFactorEntity, MfaRecoveryCodeEntity } from '../mfa/mfa-factor.entity.js';
+export { SessionEntity } from '../sessions/session.entity.js';
 
 /** Every entity the library maps; spread into TypeORM's `entities: [...SECURITY_ENTITIES]`. */
 export const SECURITY_ENTITIES = [
@@ -36,6 +42,9 @@ export const SECURITY_ENTITIES = [
   ResourceGrantEntity,
   SigningKeyEntity,
   DeprecatedCallEntity,
+  SessionEntity,
+  MfaFactorEntity,
+  MfaRecoveryCodeEntity,
 ] as const;
 
 /** The library's migrations, oldest first; spread into TypeORM's `migrations: [...SECURITY_MIGRATIONS]`. */
@@ -47,4 +56,6 @@ export const SECURITY_MIGRATIONS = [
   AuditAppendOnly1764700000000,
   SigningKeys1764800000000,
   DeprecatedCalls1764900000000,
+  Sessions1765000000000,
+  MfaFactors1765100000000,
 ] as const;

@@ -13,6 +13,12 @@ export interface Principal {
   /** The API key or signing key id that authenticated the request, when there is one. */
   readonly keyId?: string;
   readonly createdAt?: Date;
+  /** The OAuth client the bearer token was issued to (`azp` or `client_id`). */
+  readonly clientId?: string;
+  /** The login session that authenticated the request (`Authorization: Bearer sess_…`). */
+  readonly sessionId?: string;
+  /** When the user last proved a second factor (session MFA verify, or a token's `auth_time` with `amr` mfa/otp). */
+  readonly mfaAt?: Date;
   /**
    * An override of the `principal` rate-limit policy stored with the API key (`per: 'key'`, counted per
    * key) or with the principal (`per: 'principal'`, its `rateLimit` attribute), e.g. `'5000/60s'`.

@@ -8,6 +8,7 @@ import { InvalidCredentialsError, SecurityOperationError } from '../core/errors.
 import type { RequestSummary } from '../http/http-request.js';
 import { ApiKeyStore } from '../keys/api-key.store.js';
 import { SigningKeyStore } from '../signing/signing-key.store.js';
+import { Sessions } from '../sessions/sessions.service.js';
 import { PasswordHasher } from './password-hasher.js';
 import { checkPassword } from './password-policy.js';
 import { PrincipalStore, type PrincipalRecord } from './principal.store.js';
@@ -53,6 +54,8 @@ export class Principals {
     private readonly clock: Clock,
     // Optional so that an application without request signing needs no signing key store.
     @Optional() private readonly signingKeys?: SigningKeyStore,
+    // Optional for the same reason: disabling a principal and changing a password end its sessions.
+    @Optional() private readonly sessions?: Sessions,
   ) {}
 
   async create(input: CreatePrincipalInput, actor: Actor): Promise<PrincipalView> {
@@ -98,11 +101,14 @@ export class Principals {
     return access ? this.view(access.principal, access.roles) : null;
   }
 
-  /** Disables the principal and revokes all its keys (API keys and signing keys) at once, everywhere. */
+  /**
+   * Disables the principal, revokes all its keys (API keys and signing keys) and ends all its sessions at
+   * once, everywhere.
+   */
   async disable(
     id: string,
     actor: Actor,
-  ): Promise<PrincipalView & { revokedKeys: string[]; revokedSigningKeys: string[] }> {
+  ): Promise<PrincipalView & { revokedKeys: string[]; revokedSigningKeys: string[]; endedSessions: string[] }> {
     const at = new Date(this.clock.now());
     const principal = await this.store.disable(id, at);
     if (!principal)
@@ -111,11 +117,13 @@ export class Principals {
     const revokedSigningKeys = (await this.signingKeys?.revokeAllOf(id, at)) ?? [];
     // One principal change drops every instance's cached API keys and signing keys of this principal.
     await this.bus.announce({ kind: 'principal', id });
+    const endedSessions = (await this.sessions?.endAllFor(id, { reason: 'principal_disabled', actor })) ?? [];
     await this.audit('ADMIN_ACTION', actor, {
       action: 'principal.disable',
       principalId: id,
       revokedKeys,
       revokedSigningKeys,
+      endedSessions,
     });
     const revoked = [
       ...revokedKeys.map((keyId) => ({ keyId, details: { ownerId: id, reason: 'principal_disabled' } })),
@@ -135,7 +143,7 @@ export class Principals {
         details,
       });
     }
-    return { ...this.view(principal, await this.store.rolesOf(id)), revokedKeys, revokedSigningKeys };
+    return { ...this.view(principal, await this.store.rolesOf(id)), revokedKeys, revokedSigningKeys, endedSessions };
   }
 
   async assignRole(principalId: string, role: string, actor: Actor): Promise<boolean> {
@@ -229,6 +237,65 @@ export class Principals {
     }
     await this.events.record({ type: 'LOGIN_SUCCEEDED', outcome: 'success', principalId: principal.id, request });
     return { principalId: principal.id };
+  }
+
+  /**
+   * Changes the principal's own password after checking the current one, then ends every session of the
+   * principal but `keepSessionId` (the caller's, which the caller should rotate). A wrong current password
+   * is `ERR_SECURITY_WRONG_PASSWORD` (400: the caller's credential is fine, only this proof failed); a weak
+   * or unchanged new one is `ERR_SECURITY_WEAK_PASSWORD` (400). Both outcomes are `PASSWORD_CHANGED` events.
+   * Returns the ids of the sessions ended.
+   */
+  async changePassword(
+    principalId: string,
+    { currentPassword, newPassword }: { currentPassword: string; newPassword: string },
+    { keepSessionId, request }: { keepSessionId?: string; request?: RequestSummary } = {},
+  ): Promise<{ endedSessions: string[] }> {
+    const principal = await this.store.findById(principalId);
+    let ok = false;
+    // Without a password hash the same work is done, so timing tells nothing about the account.
+    if (principal?.passwordHash) ok = await this.hasher.verify(principal.passwordHash, currentPassword);
+    else await this.hasher.burn(currentPassword);
+    const refuse = async (reason: string, error: SecurityOperationError): Promise<never> => {
+      await this.events.record({
+        type: 'PASSWORD_CHANGED',
+        outcome: 'failure',
+        principalId,
+        request,
+        details: { reason },
+      });
+      throw error;
+    };
+    if (!principal || !ok || principal.disabledAt) {
+      return refuse(
+        principal?.passwordHash ? 'wrong_password' : 'no_password',
+        invalid('ERR_SECURITY_WRONG_PASSWORD', 'The current password is not correct'),
+      );
+    }
+    const problem = checkPassword(newPassword);
+    if (problem)
+      return refuse(`weak_password:${problem}`, invalid('ERR_SECURITY_WEAK_PASSWORD', passwordMessage(problem)));
+    if (newPassword === currentPassword) {
+      return refuse(
+        'unchanged',
+        invalid('ERR_SECURITY_WEAK_PASSWORD', 'The new password must differ from the current one'),
+      );
+    }
+    await this.store.setPasswordHash(principal.id, await this.hasher.hash(newPassword));
+    const endedSessions =
+      (await this.sessions?.endAllFor(principal.id, {
+        reason: 'password_changed',
+        exceptId: keepSessionId,
+        actor: { principalId: principal.id, label: principal.id, request },
+      })) ?? [];
+    await this.events.record({
+      type: 'PASSWORD_CHANGED',
+      outcome: 'success',
+      principalId: principal.id,
+      request,
+      details: { endedSessions: endedSessions.length },
+    });
+    return { endedSessions };
   }
 
   private view(principal: PrincipalRecord, roles: readonly string[]): PrincipalView {

@@ -121,7 +121,9 @@ describe.each(ADAPTERS)('SecurityModule on %s', (_adapterName, makeAdapter) => {
 
       expect(answer.status).toBe(401);
       expect(answer.headers.get('content-type')).toMatch(/^application\/problem\+json\b/);
-      expect(answer.headers.get('www-authenticate')).toBe('ApiKey realm="api", Signature realm="api"');
+      expect(answer.headers.get('www-authenticate')).toBe(
+        'ApiKey realm="api", Signature realm="api", Bearer realm="api"',
+      );
       expect(answer.headers.get('cache-control')).toBe('no-store');
       const body = answer.json();
       expect(body).toEqual({

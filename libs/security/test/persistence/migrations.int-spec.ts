@@ -108,12 +108,18 @@ function describeMigrations({ label, open, alwaysEmbedded }: PostgresTarget): vo
           `ALTER TABLE "principal_roles" DROP CONSTRAINT "principal_roles_principal_id_fkey"`,
           `ALTER TABLE "resource_grants" DROP CONSTRAINT "resource_grants_principal_id_fkey"`,
           `ALTER TABLE "signing_keys" DROP CONSTRAINT "signing_keys_principal_id_fkey"`,
+          `ALTER TABLE "sessions" DROP CONSTRAINT "sessions_principal_id_fkey"`,
+          `ALTER TABLE "mfa_factors" DROP CONSTRAINT "mfa_factors_principal_id_fkey"`,
+          `ALTER TABLE "mfa_recovery_codes" DROP CONSTRAINT "mfa_recovery_codes_principal_id_fkey"`,
           `ALTER TABLE "principals" ALTER COLUMN "id" DROP DEFAULT`,
           `ALTER TABLE "principals" ALTER COLUMN "id" SET DEFAULT gen_random_uuid()`,
           `ALTER TABLE "principal_roles" ADD CONSTRAINT "principal_roles_principal_id_fkey" FOREIGN KEY ("principal_id") REFERENCES "principals"("id") ON DELETE CASCADE ON UPDATE NO ACTION`,
           `ALTER TABLE "api_keys" ADD CONSTRAINT "api_keys_principal_id_fkey" FOREIGN KEY ("principal_id") REFERENCES "principals"("id") ON DELETE CASCADE ON UPDATE NO ACTION`,
           `ALTER TABLE "resource_grants" ADD CONSTRAINT "resource_grants_principal_id_fkey" FOREIGN KEY ("principal_id") REFERENCES "principals"("id") ON DELETE CASCADE ON UPDATE NO ACTION`,
           `ALTER TABLE "signing_keys" ADD CONSTRAINT "signing_keys_principal_id_fkey" FOREIGN KEY ("principal_id") REFERENCES "principals"("id") ON DELETE CASCADE ON UPDATE NO ACTION`,
+          `ALTER TABLE "sessions" ADD CONSTRAINT "sessions_principal_id_fkey" FOREIGN KEY ("principal_id") REFERENCES "principals"("id") ON DELETE CASCADE ON UPDATE NO ACTION`,
+          `ALTER TABLE "mfa_factors" ADD CONSTRAINT "mfa_factors_principal_id_fkey" FOREIGN KEY ("principal_id") REFERENCES "principals"("id") ON DELETE CASCADE ON UPDATE NO ACTION`,
+          `ALTER TABLE "mfa_recovery_codes" ADD CONSTRAINT "mfa_recovery_codes_principal_id_fkey" FOREIGN KEY ("principal_id") REFERENCES "principals"("id") ON DELETE CASCADE ON UPDATE NO ACTION`,
         ].sort(),
       );
     });
@@ -215,6 +221,9 @@ function describeMigrations({ label, open, alwaysEmbedded }: PostgresTarget): vo
         'resource_grants',
         'signing_keys',
         'deprecated_calls',
+        'sessions',
+        'mfa_factors',
+        'mfa_recovery_codes',
       ]) {
         expect(await tableExists(table)).toBe(false);
       }
@@ -253,6 +262,8 @@ function describeMigrations({ label, open, alwaysEmbedded }: PostgresTarget): vo
           'api_keys',
           'audit_events',
           'deprecated_calls',
+          'mfa_factors',
+          'mfa_recovery_codes',
           'principal_roles',
           'principals',
           'resource_grants',
@@ -260,6 +271,7 @@ function describeMigrations({ label, open, alwaysEmbedded }: PostgresTarget): vo
           'roles',
           'security_changes',
           'security_migrations',
+          'sessions',
           'signing_keys',
         ]);
         const [{ n }] = await db.dataSource.query(`SELECT count(*)::int AS n FROM tenant_a.principals`);
