@@ -22,7 +22,7 @@ describe('MemoryDeprecationUsageStore', () => {
 
 for (const target of POSTGRES_TARGETS) describePostgres(target);
 
-function describePostgres({ label, open }: PostgresTarget): void {
+function describePostgres({ label, open, alwaysEmbedded }: PostgresTarget): void {
   describe(`TypeORM deprecation usage store on ${label}`, () => {
     // Every library migration, as an application runs them.
     const db = useMigratedDatabase(open);
@@ -90,43 +90,45 @@ function describePostgres({ label, open }: PostgresTarget): void {
 
       // Rows are upserted in one fixed order, so two instances never lock the same rows in opposite orders.
       // Made deterministic with a third session holding the middle row.
-      it('does not deadlock when two instances add the same rows in opposite orders', async (ctx) => {
-        // PGlite runs one session: statements never wait for each other's locks there.
-        if (db.embedded) ctx.skip();
-        const stores = [new TypeOrmDeprecationUsageStore(db.dataSource), new TypeOrmDeprecationUsageStore(other!)];
-        const rows = ['/a', '/m', '/z'].map((path) => callCount({ path }));
-        await stores[0]!.add(rows);
-        const blocker = db.dataSource.createQueryRunner();
-        await blocker.connect();
-        let first: Promise<void>;
-        let second: Promise<void>;
-        try {
-          await blocker.startTransaction();
-          await blocker.query(`SELECT 1 FROM deprecated_calls WHERE path = '/m' FOR UPDATE`);
-          first = stores[0]!.add(rows);
-          second = stores[1]!.add([...rows].reverse());
-          // Both adds hold their first row and wait for the middle one.
-          await expect
-            .poll(
-              async () =>
-                (
-                  await other!.query(
-                    `SELECT count(*)::int AS n FROM pg_stat_activity
+      // PGlite runs one session: statements never wait for each other's locks there, so the test is not defined
+      // there (it skips, visibly, only where no PostgreSQL server answers, which CI does not allow).
+      if (!alwaysEmbedded)
+        it('does not deadlock when two instances add the same rows in opposite orders', async (ctx) => {
+          if (db.embedded) ctx.skip();
+          const stores = [new TypeOrmDeprecationUsageStore(db.dataSource), new TypeOrmDeprecationUsageStore(other!)];
+          const rows = ['/a', '/m', '/z'].map((path) => callCount({ path }));
+          await stores[0]!.add(rows);
+          const blocker = db.dataSource.createQueryRunner();
+          await blocker.connect();
+          let first: Promise<void>;
+          let second: Promise<void>;
+          try {
+            await blocker.startTransaction();
+            await blocker.query(`SELECT 1 FROM deprecated_calls WHERE path = '/m' FOR UPDATE`);
+            first = stores[0]!.add(rows);
+            second = stores[1]!.add([...rows].reverse());
+            // Both adds hold their first row and wait for the middle one.
+            await expect
+              .poll(
+                async () =>
+                  (
+                    await other!.query(
+                      `SELECT count(*)::int AS n FROM pg_stat_activity
                       WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-                  )
-                )[0].n,
-              { timeout: 5_000 },
-            )
-            .toBe(2);
-        } finally {
-          if (blocker.isTransactionActive) await blocker.commitTransaction();
-          await blocker.release();
-        }
-        const settled = await Promise.allSettled([first!, second!]);
+                    )
+                  )[0].n,
+                { timeout: 5_000 },
+              )
+              .toBe(2);
+          } finally {
+            if (blocker.isTransactionActive) await blocker.commitTransaction();
+            await blocker.release();
+          }
+          const settled = await Promise.allSettled([first!, second!]);
 
-        expect(settled.map((result) => result.status)).toEqual(['fulfilled', 'fulfilled']);
-        expect((await stores[0]!.list()).map((row) => row.count)).toEqual([3, 3, 3]);
-      });
+          expect(settled.map((result) => result.status)).toEqual(['fulfilled', 'fulfilled']);
+          expect((await stores[0]!.list()).map((row) => row.count)).toEqual([3, 3, 3]);
+        });
 
       it('sees what another instance added', async () => {
         await new TypeOrmDeprecationUsageStore(other!).add([callCount({ count: 4 })]);
