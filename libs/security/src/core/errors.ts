@@ -39,20 +39,13 @@ export class AuthenticationRequiredError extends SecurityError {
   }
 }
 
-/** Reasons a credential is refused. Clients all see the same answer; the audit row keeps the reason. */
-export type CredentialFailureReason =
-  | 'missing'
+/**
+ * Why a bearer token was refused (see oauth/core/token-rejection.ts). The client always gets the same 401; the
+ * `TOKEN_REJECTED` and `AUTH_FAILED` events keep the reason.
+ */
+export type TokenFailureReason =
   | 'malformed'
-  | 'checksum'
-  | 'unknown'
-  | 'mismatch'
   | 'expired'
-  | 'revoked'
-  | 'principal_disabled'
-  | 'ip_not_allowed'
-  | 'ambiguous'
-  | 'scheme_unsupported'
-  // OAuth bearer tokens (oauth/core/token-rejection.ts):
   | 'not_yet_valid'
   | 'bad_issuer'
   | 'bad_audience'
@@ -61,7 +54,20 @@ export type CredentialFailureReason =
   | 'bad_signature'
   | 'bad_alg'
   | 'unknown_subject'
-  | 'inactive';
+  | 'principal_disabled'
+  | 'inactive'
+  | 'ambiguous';
+
+/** Reasons a credential is refused. Clients all see the same answer; the audit row keeps the reason. */
+export type CredentialFailureReason =
+  | 'missing'
+  | 'checksum'
+  | 'unknown'
+  | 'mismatch'
+  | 'revoked'
+  | 'ip_not_allowed'
+  | 'scheme_unsupported'
+  | TokenFailureReason;
 
 /**
  * A request signature was refused. `reason` is the exact cause (a `SignatureFailureReason` such as

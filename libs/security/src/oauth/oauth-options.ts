@@ -1,7 +1,6 @@
 import { isIP } from 'node:net';
 import { isValidPermission } from '../authz/core/permissions.js';
-import { parseDuration } from '../core/durations.js';
-import { SecurityConfigError } from '../core/errors.js';
+import { durationOption as duration, knownKeys, failConfig as fail } from '../options/option-checks.js';
 
 /** The JWS algorithms an access token may be signed with: asymmetric only (never `none`, never HMAC). */
 export const OAUTH_ALGORITHMS = Object.freeze([
@@ -256,25 +255,6 @@ function httpUrl(value: unknown, option: string): string {
   return value as string;
 }
 
-function duration(value: unknown, option: string, allowZero = false): number {
-  const ms = typeof value === 'string' ? parseDuration(value, { allowZero }) : undefined;
-  if (ms === undefined) {
-    fail(
-      'INVALID_DURATION',
-      option,
-      `"${String(value)}" is not a duration; use a number and a unit (ms, s, m, h, d), e.g. "30s"`,
-    );
-  }
-  return ms;
-}
-
-function knownKeys(raw: Raw, name: string, keys: readonly string[]): void {
-  for (const key of Object.keys(raw)) {
-    if (!keys.includes(key))
-      fail('UNKNOWN_OPTION', `${name}.${key}`, `unknown option; expected one of ${keys.join(', ')}`);
-  }
-}
-
 function isLoopbackHost(host: string): boolean {
   if (host === 'localhost' || host === '[::1]') return true;
   return isIP(host) === 4 && host.startsWith('127.');
@@ -282,8 +262,4 @@ function isLoopbackHost(host: string): boolean {
 
 function isRecord(value: unknown): value is Raw {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function fail(code: string, option: string, message: string): never {
-  throw new SecurityConfigError(`ERR_SECURITY_CONFIG_${code}`, option, message);
 }

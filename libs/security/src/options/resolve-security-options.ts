@@ -1,7 +1,6 @@
 import { isIP } from 'node:net';
 import { SECURITY_EVENT_TYPES, type SecurityEventType } from '../audit/security-event-types.js';
-import { SecurityConfigError } from '../core/errors.js';
-import { parseDuration, parseLimit, parseSize, type Limit } from '../core/durations.js';
+import { parseLimit, parseSize, type Limit } from '../core/durations.js';
 import { MONITORING_DEFAULTS } from '../monitoring/monitoring-defaults.js';
 import { SECURITY_DEFAULTS } from './security-defaults.js';
 import { resolveMfaOptions } from '../mfa/mfa-options.js';
@@ -19,6 +18,7 @@ import type {
   ResolvedRateLimitPolicy,
   ResolvedSigningOptions,
 } from './security-options.js';
+import { durationOption as duration, knownKeys, failConfig as fail } from './option-checks.js';
 
 const FEATURE_KEYS = new Set<string>([
   'environment',
@@ -552,13 +552,6 @@ function resolveWebhook(value: unknown, warnings: string[]): ResolvedWebhookAler
   };
 }
 
-function knownKeys(raw: Raw, name: string, keys: readonly string[]): void {
-  for (const key of Object.keys(raw)) {
-    if (!keys.includes(key))
-      fail('UNKNOWN_OPTION', `${name}.${key}`, `unknown option; expected one of ${keys.join(', ')}`);
-  }
-}
-
 function resolveHeaders(raw: Raw): ResolvedSecurityOptions['headers'] {
   const d = SECURITY_DEFAULTS.headers;
   const text = (name: keyof typeof d, value: unknown): string => {
@@ -669,28 +662,12 @@ function bool(value: unknown, name: string, fallback: boolean): boolean {
   return value;
 }
 
-function duration(value: unknown, name: string, allowZero = false): number {
-  const ms = typeof value === 'string' ? parseDuration(value, { allowZero }) : undefined;
-  if (ms === undefined) {
-    fail(
-      'INVALID_DURATION',
-      name,
-      `"${String(value)}" is not a duration; use a number and a unit (ms, s, m, h, d), e.g. "30d"`,
-    );
-  }
-  return ms;
-}
-
 function limit(value: unknown, name: string): Limit {
   const parsed = typeof value === 'string' ? parseLimit(value) : undefined;
   if (!parsed) {
     fail('INVALID_LIMIT', name, `"${String(value)}" is not a limit; use count/window, e.g. "1000/60s"`);
   }
   return parsed;
-}
-
-function fail(code: string, option: string, message: string): never {
-  throw new SecurityConfigError(`ERR_SECURITY_CONFIG_${code}`, option, message);
 }
 
 function isRecord(value: unknown): value is Raw {

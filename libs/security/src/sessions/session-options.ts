@@ -1,5 +1,4 @@
-import { parseDuration } from '../core/durations.js';
-import { SecurityConfigError } from '../core/errors.js';
+import { durationOption as duration, knownKeys, failConfig as fail } from '../options/option-checks.js';
 
 /** How failed logins back off per (account, IP): see `core/login-backoff.ts`. */
 export interface LoginBackoffOptions {
@@ -125,30 +124,6 @@ function resolveBackoff(
   return { baseMs, maxMs, after: after as number };
 }
 
-function duration(value: unknown, option: string): number {
-  const ms = typeof value === 'string' ? parseDuration(value) : undefined;
-  if (ms === undefined) {
-    fail(
-      'INVALID_DURATION',
-      option,
-      `"${String(value)}" is not a duration; use a number and a unit (ms, s, m, h, d), e.g. "30m"`,
-    );
-  }
-  return ms;
-}
-
-function knownKeys(raw: Raw, name: string, keys: readonly string[]): void {
-  for (const key of Object.keys(raw)) {
-    if (!keys.includes(key)) {
-      fail('UNKNOWN_OPTION', `${name}.${key}`, `unknown option; expected one of ${keys.join(', ')}`);
-    }
-  }
-}
-
 function isRecord(value: unknown): value is Raw {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function fail(code: string, option: string, message: string): never {
-  throw new SecurityConfigError(`ERR_SECURITY_CONFIG_${code}`, option, message);
 }

@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import type { DataSource } from 'typeorm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeprecationPhase } from '../../src/versioning/core/deprecation.js';
 import type { DeprecatedCallCount, DeprecationUsageStore } from '../../src/versioning/deprecation-usage.store.js';
 import { useContractFixture, type ContractFixture } from '../stores/contract-support.js';
@@ -287,5 +288,27 @@ export function describeDeprecationUsageStoreContract(
 
       expect(await store.list()).toEqual([callCount({ count: 2 })]);
     });
+  });
+}
+
+/**
+ * For the enclosing describe: a trigger makes the database refuse every `deprecated_calls` row whose path is
+ * `/poison`, so a later statement of an add fails after earlier ones ran (as a dropped connection would).
+ */
+export function refusePoisonRows(dataSource: () => DataSource): void {
+  beforeAll(async () => {
+    await dataSource().query(`
+      CREATE FUNCTION test_refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.path = '/poison' THEN RAISE EXCEPTION 'poison row refused'; END IF;
+        RETURN NEW;
+      END $$`);
+    await dataSource().query(`
+      CREATE TRIGGER test_refuse_poison BEFORE INSERT ON deprecated_calls
+      FOR EACH ROW EXECUTE FUNCTION test_refuse_poison()`);
+  });
+  afterAll(async () => {
+    await dataSource().query('DROP TRIGGER IF EXISTS test_refuse_poison ON deprecated_calls');
+    await dataSource().query('DROP FUNCTION IF EXISTS test_refuse_poison()');
   });
 }

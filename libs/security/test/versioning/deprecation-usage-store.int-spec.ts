@@ -7,7 +7,12 @@ import { DeprecatedCalls1764900000000 } from '../../src/persistence/migrations/1
 import { MemoryDeprecationUsageStore } from '../../src/versioning/adapters/memory-deprecation-usage.store.js';
 import { TypeOrmDeprecationUsageStore } from '../../src/versioning/adapters/typeorm-deprecation-usage.store.js';
 import { POSTGRES_TARGETS, useMigratedDatabase, type PostgresTarget } from '../support/migrated-database.js';
-import { callCount, describeDeprecationUsageStoreContract, seen } from './deprecation-usage-store.contract.js';
+import {
+  callCount,
+  describeDeprecationUsageStoreContract,
+  refusePoisonRows,
+  seen,
+} from './deprecation-usage-store.contract.js';
 
 describeDeprecationUsageStoreContract('memory', async () => ({
   store: new MemoryDeprecationUsageStore(),
@@ -176,22 +181,7 @@ function describePostgres({ label, open, alwaysEmbedded }: PostgresTarget): void
     describe('an add that fails part-way', () => {
       // A row the database refuses, so that the statement of the second batch fails after the first one
       // was written (as a dropped connection or a deadlock between the two statements would).
-      beforeAll(async () => {
-        await db.dataSource.query(`
-          CREATE FUNCTION test_refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
-          BEGIN
-            IF NEW.path = '/poison' THEN RAISE EXCEPTION 'poison row refused'; END IF;
-            RETURN NEW;
-          END $$`);
-        await db.dataSource.query(`
-          CREATE TRIGGER test_refuse_poison BEFORE INSERT ON deprecated_calls
-          FOR EACH ROW EXECUTE FUNCTION test_refuse_poison()`);
-      });
-
-      afterAll(async () => {
-        await db.dataSource.query('DROP TRIGGER IF EXISTS test_refuse_poison ON deprecated_calls');
-        await db.dataSource.query('DROP FUNCTION IF EXISTS test_refuse_poison()');
-      });
+      refusePoisonRows(() => db.dataSource);
 
       beforeEach(truncate);
 

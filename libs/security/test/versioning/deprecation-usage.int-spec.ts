@@ -15,6 +15,7 @@ import { parseDeprecation, type DeprecationPhase } from '../../src/versioning/co
 import { DeprecationUsage, type DeprecatedCall } from '../../src/versioning/deprecation-usage.service.js';
 import { DeprecationUsageStore, type DeprecatedCallCount } from '../../src/versioning/deprecation-usage.store.js';
 import { POSTGRES_TARGETS, useMigratedDatabase } from '../support/migrated-database.js';
+import { callCount, refusePoisonRows } from './deprecation-usage-store.contract.js';
 
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
@@ -55,21 +56,9 @@ function deprecatedCall(fields: Partial<DeprecatedCall> = {}): DeprecatedCall {
   };
 }
 
-/** The stored row of `deprecatedCall()` counted `fields.count` times. */
+/** The stored row of `deprecatedCall()`, once at T0; `fields` override. */
 function row(fields: Partial<DeprecatedCallCount> = {}): DeprecatedCallCount {
-  return {
-    version: '1',
-    method: 'GET',
-    path: '/v1/items',
-    principalId: 'principal-a',
-    keyId: 'key-a',
-    count: 1,
-    refused: 0,
-    firstSeenAt: new Date(T0),
-    lastSeenAt: new Date(T0),
-    lastPhase: 'deprecated',
-    ...fields,
-  };
+  return callCount({ firstSeenAt: new Date(T0), lastSeenAt: new Date(T0), ...fields });
 }
 
 /** A real store behind a switch: `add` rejects while `healthy` is false, and calls are counted. */
@@ -158,22 +147,7 @@ for (const target of POSTGRES_TARGETS) {
 
     describe('a failed flush of more than 500 rows (TypeORM store)', () => {
       // The database refuses one row, so the second statement of the add fails after the first was written.
-      beforeAll(async () => {
-        await db.dataSource.query(`
-          CREATE FUNCTION test_refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
-          BEGIN
-            IF NEW.path = '/poison' THEN RAISE EXCEPTION 'poison row refused'; END IF;
-            RETURN NEW;
-          END $$`);
-        await db.dataSource.query(`
-          CREATE TRIGGER test_refuse_poison BEFORE INSERT ON deprecated_calls
-          FOR EACH ROW EXECUTE FUNCTION test_refuse_poison()`);
-      });
-
-      afterAll(async () => {
-        await db.dataSource.query('DROP TRIGGER IF EXISTS test_refuse_poison ON deprecated_calls');
-        await db.dataSource.query('DROP FUNCTION IF EXISTS test_refuse_poison()');
-      });
+      refusePoisonRows(() => db.dataSource);
 
       beforeEach(truncate);
 

@@ -1,21 +1,7 @@
-/**
- * Why a bearer token was refused. The client always gets the same 401; the `TOKEN_REJECTED` and
- * `AUTH_FAILED` events keep the reason.
- */
-export type TokenRejectionReason =
-  | 'malformed'
-  | 'expired'
-  | 'not_yet_valid'
-  | 'bad_issuer'
-  | 'bad_audience'
-  | 'bad_typ'
-  | 'unknown_kid'
-  | 'bad_signature'
-  | 'bad_alg'
-  | 'unknown_subject'
-  | 'principal_disabled'
-  | 'inactive'
-  | 'ambiguous';
+import type { TokenFailureReason } from '../../core/errors.js';
+
+/** Why a bearer token was refused: one list, kept with the other credential failure reasons. */
+export type TokenRejectionReason = TokenFailureReason;
 
 /** A token refused with its reason, and what may be recorded about it (never the token). */
 export class TokenRejection extends Error {
