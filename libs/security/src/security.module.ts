@@ -7,7 +7,7 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE, DiscoveryModule, HttpAdapterHost } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_PIPE, DiscoveryModule, HttpAdapterHost } from '@nestjs/core';
 import { Redis } from 'ioredis';
 import { AuditEventStore } from './audit/audit-event.store.js';
 import { AuditedInterceptor } from './audit/audited.interceptor.js';
@@ -82,6 +82,7 @@ import {
   SECURITY_OPTIONS,
   SECURITY_REDIS,
 } from './security.constants.js';
+import { SecurityPipelineGuard } from './security-pipeline.guard.js';
 
 /**
  * Defence in depth behind one import. Registers, in pipeline order, the request-id hook, the global
@@ -204,20 +205,22 @@ import {
       inject: [SecurityEvents],
       useFactory: (events: SecurityEvents) => () => events.auditStats().queued,
     },
-    // Global guards run in the order they are provided: the pipeline order of DESIGN.md.
-    { provide: APP_GUARD, useClass: SecurityHeadersGuard },
-    { provide: APP_GUARD, useClass: BodyLimitGuard },
-    { provide: APP_GUARD, useClass: IpBlockGuard },
-    { provide: APP_GUARD, useClass: IpRateLimitGuard },
-    { provide: APP_GUARD, useClass: AuthenticationGuard },
-    { provide: APP_GUARD, useClass: SignedGuard },
-    { provide: APP_GUARD, useClass: PrincipalRateLimitGuard },
-    { provide: APP_GUARD, useClass: DeprecationGuard },
-    { provide: APP_GUARD, useClass: PermissionGuard },
-    { provide: APP_GUARD, useClass: PolicyGuard },
-    { provide: APP_GUARD, useClass: RequireMfaGuard },
-    { provide: APP_INTERCEPTOR, useClass: SensitiveAccessInterceptor },
-    { provide: APP_INTERCEPTOR, useClass: AuditedInterceptor },
+    // The pipeline's steps, run in the order of DESIGN.md by the one global guard.
+    SecurityHeadersGuard,
+    BodyLimitGuard,
+    IpBlockGuard,
+    IpRateLimitGuard,
+    AuthenticationGuard,
+    SignedGuard,
+    PrincipalRateLimitGuard,
+    DeprecationGuard,
+    PermissionGuard,
+    PolicyGuard,
+    RequireMfaGuard,
+    { provide: APP_GUARD, useClass: SecurityPipelineGuard },
+    // Bound by @Sensitive() and @Audited() to their routes only (routes without them pay for no interceptor).
+    SensitiveAccessInterceptor,
+    AuditedInterceptor,
     { provide: APP_PIPE, useFactory: createSecurityValidationPipe },
     { provide: APP_FILTER, useClass: ProblemDetailsFilter },
   ],

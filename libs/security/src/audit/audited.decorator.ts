@@ -1,4 +1,5 @@
-import { SetMetadata } from '@nestjs/common';
+import { applyDecorators, SetMetadata, UseInterceptors } from '@nestjs/common';
+import { AuditedInterceptor } from './audited.interceptor.js';
 
 export const AUDITED = 'nest-api-security:audited';
 
@@ -13,10 +14,14 @@ export interface AuditedMetadata {
 /**
  * Records a `DATA_CHANGED` event when the route succeeds: who, when, `entity`, `entityId`, the action
  * (create, update, delete from the HTTP method) and the redacted `before` (the resource `@Authorize()`
- * loaded, when there is one) and `after` (what the handler returned).
+ * loaded, when there is one) and `after` (what the handler returned). Binds `AuditedInterceptor` to the
+ * route it decorates.
  * @example @Put(':id') @Authorize(DocumentPolicy, 'write') @Audited('document') update() {}
  */
 export const Audited = (entity: string, options: { idParam?: string } = {}): MethodDecorator => {
   if (!/^[a-z][a-z0-9_-]{0,63}$/.test(entity)) throw new Error(`@Audited('${entity}'): use a lower-case entity name`);
-  return SetMetadata(AUDITED, { entity, idParam: options.idParam ?? 'id' } satisfies AuditedMetadata);
+  return applyDecorators(
+    SetMetadata(AUDITED, { entity, idParam: options.idParam ?? 'id' } satisfies AuditedMetadata),
+    UseInterceptors(AuditedInterceptor),
+  );
 };

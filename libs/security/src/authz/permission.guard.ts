@@ -4,6 +4,7 @@ import { AuthenticationRequiredError, PermissionDeniedError } from '../core/erro
 import { principalOf } from '../principals/current-principal.decorator.js';
 import { hasAllPermissions, hasAnyPermission } from './core/permissions.js';
 import { REQUIRED_PERMISSIONS, type PermissionRequirement } from './require-permission.decorator.js';
+import { routeMetadata } from '../http/route-metadata.js';
 
 /**
  * Checks `@RequirePermission()` against the principal's effective permissions (roles, narrowed by key or
@@ -15,10 +16,7 @@ export class PermissionGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean {
     if (context.getType() !== 'http') return true;
-    const requirement = this.reflector.getAllAndOverride<PermissionRequirement | undefined>(REQUIRED_PERMISSIONS, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
+    const requirement = routeMetadata<PermissionRequirement>(this.reflector, REQUIRED_PERMISSIONS, context);
     if (!requirement) return true;
     const principal = principalOf(context.switchToHttp().getRequest());
     // A @Public() route with a permission requirement is a contradiction; deny rather than guess.

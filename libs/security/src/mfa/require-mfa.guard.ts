@@ -5,6 +5,7 @@ import { MfaRequiredError } from '../core/errors.js';
 import { principalOf } from '../principals/current-principal.decorator.js';
 import type { Principal } from '../principals/principal.js';
 import { REQUIRE_MFA, type RequireMfaRule } from './require-mfa.decorator.js';
+import { routeMetadata } from '../http/route-metadata.js';
 
 /**
  * Enforces `@RequireMfa()` after authentication and authorization (so a caller without the permission still
@@ -20,10 +21,7 @@ export class RequireMfaGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean {
     if (context.getType() !== 'http') return true;
-    const rule = this.reflector.getAllAndOverride<RequireMfaRule | undefined>(REQUIRE_MFA, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
+    const rule = routeMetadata<RequireMfaRule>(this.reflector, REQUIRE_MFA, context);
     if (!rule) return true;
     const principal = principalOf(context.switchToHttp().getRequest<object>());
     // A @Public() route with @RequireMfa has nobody to ask: refuse rather than let it through.

@@ -11,6 +11,11 @@ import { principalOf } from './current-principal.decorator.js';
 import type { Principal } from './principal.js';
 import { Public } from './public.decorator.js';
 
+// The guard answers synchronously where it has nothing to wait for (non-HTTP, public routes, refusals
+// before any authenticator runs); as a promise either way, for the assertions below.
+const activate = (guard: AuthenticationGuard, context: ExecutionContext): Promise<boolean> =>
+  Promise.resolve().then(() => guard.canActivate(context));
+
 class ItemsController {
   list(): void {}
 
@@ -110,14 +115,14 @@ describe('AuthenticationGuard', () => {
       const authenticator = new SpyAuthenticator('spy', 'x-spy');
       const guard = guardWith([authenticator], { authentication: { nonHttpContexts: 'skip' } });
 
-      await expect(guard.canActivate(nonHttpContext(type))).resolves.toBe(true);
+      await expect(activate(guard, nonHttpContext(type))).resolves.toBe(true);
       expect(authenticator.present).not.toHaveBeenCalled();
     });
 
     it("refuses it with AuthenticationRequiredError under nonHttpContexts: 'deny'", async () => {
       const guard = guardWith([new SpyAuthenticator('spy', 'x-spy')], { authentication: { nonHttpContexts: 'deny' } });
 
-      const result = guard.canActivate(nonHttpContext(type));
+      const result = activate(guard, nonHttpContext(type));
 
       await expect(result).rejects.toBeInstanceOf(AuthenticationRequiredError);
       await expect(result).rejects.toMatchObject({
@@ -128,14 +133,14 @@ describe('AuthenticationGuard', () => {
   });
 
   it('skips non-HTTP contexts by default', async () => {
-    await expect(guardWith([]).canActivate(nonHttpContext('ws'))).resolves.toBe(true);
+    await expect(activate(guardWith([]), nonHttpContext('ws'))).resolves.toBe(true);
   });
 
   it('allows a @Public() handler without asking any authenticator, even with a credential present', async () => {
     const authenticator = new SpyAuthenticator('spy', 'x-spy');
     const context = httpContext(ItemsController, 'health', { headers: { 'x-spy': 'anything' } });
 
-    await expect(guardWith([authenticator]).canActivate(context)).resolves.toBe(true);
+    await expect(activate(guardWith([authenticator]), context)).resolves.toBe(true);
     expect(authenticator.present).not.toHaveBeenCalled();
     expect(authenticator.authenticate).not.toHaveBeenCalled();
     expect(principalOf(context.request)).toBeUndefined();
@@ -144,7 +149,7 @@ describe('AuthenticationGuard', () => {
   it('allows every handler of a @Public() class without asking any authenticator', async () => {
     const authenticator = new SpyAuthenticator('spy', 'x-spy');
 
-    await expect(guardWith([authenticator]).canActivate(httpContext(OpenController, 'anything'))).resolves.toBe(true);
+    await expect(activate(guardWith([authenticator]), httpContext(OpenController, 'anything'))).resolves.toBe(true);
     expect(authenticator.present).not.toHaveBeenCalled();
     expect(authenticator.authenticate).not.toHaveBeenCalled();
   });
@@ -152,7 +157,7 @@ describe('AuthenticationGuard', () => {
   it('refuses a protected handler without a credential with AuthenticationRequiredError', async () => {
     const authenticator = new SpyAuthenticator('spy', 'x-spy');
 
-    const result = guardWith([authenticator]).canActivate(httpContext(ItemsController, 'list'));
+    const result = activate(guardWith([authenticator]), httpContext(ItemsController, 'list'));
 
     await expect(result).rejects.toBeInstanceOf(AuthenticationRequiredError);
     expect(authenticator.present).toHaveBeenCalledTimes(1);
@@ -162,7 +167,7 @@ describe('AuthenticationGuard', () => {
   it('refuses a protected handler when no authenticator is registered at all', async () => {
     const context = httpContext(ItemsController, 'list', { headers: { 'x-api-key': 'sk_live_whatever' } });
 
-    await expect(guardWith([]).canActivate(context)).rejects.toBeInstanceOf(AuthenticationRequiredError);
+    await expect(activate(guardWith([]), context)).rejects.toBeInstanceOf(AuthenticationRequiredError);
   });
 
   it('authenticates through the one authenticator whose credential is present and attaches the principal', async () => {
@@ -171,7 +176,7 @@ describe('AuthenticationGuard', () => {
     const raw: HttpRequestLike = { headers: {} };
     const context = httpContext(ItemsController, 'list', { headers: { 'x-offered': 'v' }, raw });
 
-    await expect(guardWith([absent, offered]).canActivate(context)).resolves.toBe(true);
+    await expect(activate(guardWith([absent, offered]), context)).resolves.toBe(true);
     expect(offered.authenticate).toHaveBeenCalledWith(context.request);
     expect(absent.authenticate).not.toHaveBeenCalled();
     expect(principalOf(context.request)).toBe(PRINCIPAL);
@@ -183,7 +188,7 @@ describe('AuthenticationGuard', () => {
     const second = new SpyAuthenticator('second', 'x-second');
     const context = httpContext(ItemsController, 'list', { headers: { 'x-first': '1', 'x-second': '2' } });
 
-    const result = guardWith([first, second]).canActivate(context);
+    const result = activate(guardWith([first, second]), context);
 
     await expect(result).rejects.toBeInstanceOf(InvalidCredentialsError);
     await expect(result).rejects.toMatchObject({ reason: 'ambiguous', context: { schemes: ['first', 'second'] } });
@@ -196,7 +201,7 @@ describe('AuthenticationGuard', () => {
     authenticator.authenticate.mockRejectedValueOnce(new InvalidCredentialsError('revoked'));
     const context = httpContext(ItemsController, 'list', { headers: { 'x-spy': 'old' } });
 
-    await expect(guardWith([authenticator]).canActivate(context)).rejects.toMatchObject({ reason: 'revoked' });
+    await expect(activate(guardWith([authenticator]), context)).rejects.toMatchObject({ reason: 'revoked' });
     expect(principalOf(context.request)).toBeUndefined();
   });
 });

@@ -8,6 +8,7 @@ import { Authenticator } from './authenticator.js';
 import { setPrincipal } from './current-principal.decorator.js';
 import { IS_PUBLIC } from './public.decorator.js';
 import { SecurityMetrics } from '../monitoring/security-metrics.service.js';
+import { routeMetadata } from '../http/route-metadata.js';
 
 /**
  * Deny by default: every HTTP route needs exactly one valid credential unless it is `@Public()`.
@@ -22,23 +23,30 @@ export class AuthenticationGuard implements CanActivate {
     @Optional() private readonly metrics?: SecurityMetrics,
   ) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  // Not `async`: a public route answers synchronously, so the pipeline goes on in the same turn.
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (context.getType() !== 'http') {
       if (this.options.authentication.nonHttpContexts === 'skip') return true;
       throw new AuthenticationRequiredError({ contextType: context.getType() });
     }
-    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()])) {
+    if (routeMetadata<boolean>(this.reflector, IS_PUBLIC, context)) {
       return true;
     }
     const request = context.switchToHttp().getRequest<HttpRequestLike>();
-    const offered = this.authenticators.filter((authenticator) => authenticator.present(request));
-    if (offered.length === 0) throw new AuthenticationRequiredError();
-    if (offered.length > 1) {
-      throw new InvalidCredentialsError('ambiguous', { schemes: offered.map((a) => a.name) });
+    let offered: Authenticator | undefined;
+    for (const authenticator of this.authenticators) {
+      if (!authenticator.present(request)) continue;
+      if (offered) {
+        const schemes = this.authenticators.filter((a) => a.present(request)).map((a) => a.name);
+        throw new InvalidCredentialsError('ambiguous', { schemes });
+      }
+      offered = authenticator;
     }
-    const principal = await offered[0]!.authenticate(request);
-    setPrincipal(request, principal);
-    this.metrics?.recordAuthenticationSuccess(principal.authMethod);
-    return true;
+    if (!offered) throw new AuthenticationRequiredError();
+    return offered.authenticate(request).then((principal) => {
+      setPrincipal(request, principal);
+      this.metrics?.recordAuthenticationSuccess(principal.authMethod);
+      return true;
+    });
   }
 }

@@ -9,9 +9,9 @@ import { RateLimits } from './rate-limits.service.js';
 export class IpRateLimitGuard implements CanActivate {
   constructor(private readonly rateLimits: RateLimits) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
-    await this.rateLimits.beforeAuthentication(context);
-    return true;
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
+    const pending = this.rateLimits.beforeAuthentication(context);
+    return pending ? pending.then(allow) : true;
   }
 }
 
@@ -23,8 +23,13 @@ export class IpRateLimitGuard implements CanActivate {
 export class PrincipalRateLimitGuard implements CanActivate {
   constructor(private readonly rateLimits: RateLimits) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
-    await this.rateLimits.afterAuthentication(context);
-    return true;
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
+    const pending = this.rateLimits.afterAuthentication(context);
+    return pending ? pending.then(allow) : true;
   }
+}
+
+// Refusals reject the phase's promise; a settled phase lets the request through.
+function allow(): true {
+  return true;
 }

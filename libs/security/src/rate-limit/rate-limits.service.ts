@@ -127,31 +127,40 @@ export class RateLimits implements OnApplicationBootstrap, BeforeApplicationShut
     this.reporter.flushAll();
   }
 
-  /** Phase 1 (before authentication): the IP policy and route policies counted by IP. */
-  async beforeAuthentication(context: ExecutionContext): Promise<void> {
-    if (!this.options || !this.limiter || context.getType() !== 'http') return;
+  /**
+   * Phase 1 (before authentication): the IP policy and route policies counted by IP. Returns a promise
+   * only when there is something to ask the store (the guard then waits), else `undefined`.
+   */
+  beforeAuthentication(context: ExecutionContext): Promise<void> | undefined {
+    if (!this.options || !this.limiter || context.getType() !== 'http') return undefined;
     const request = context.switchToHttp().getRequest<HttpRequestLike & Record<symbol, unknown>>();
     const ip = this.clientIp(request);
     const plan = this.planOf(context.getHandler(), context.getClass());
+    if (plan.beforeAuth.length === 0) {
+      request[STATE] = { ip, decisions: [] } satisfies RequestState;
+      return undefined;
+    }
     const checks = plan.beforeAuth.map((policy) => checkOf(policy, `ip:${ip}`));
-    const decisions = await this.decide(context, request, checks, []);
-    request[STATE] = { ip, decisions } satisfies RequestState;
+    return this.decide(context, request, checks, []).then((decisions) => {
+      request[STATE] = { ip, decisions } satisfies RequestState;
+    });
   }
 
-  /** Phase 2 (after authentication): the principal policy and the other route policies. */
-  async afterAuthentication(context: ExecutionContext): Promise<void> {
-    if (!this.options || !this.limiter || context.getType() !== 'http') return;
+  /** Phase 2 (after authentication): the principal policy and the other route policies. As phase 1, sync when idle. */
+  afterAuthentication(context: ExecutionContext): Promise<void> | undefined {
+    if (!this.options || !this.limiter || context.getType() !== 'http') return undefined;
+    const plan = this.planOf(context.getHandler(), context.getClass());
+    if (plan.afterAuth.length === 0) return undefined;
     const request = context.switchToHttp().getRequest<HttpRequestLike & Record<symbol, unknown>>();
     const state = (request[STATE] as RequestState | undefined) ?? { ip: this.clientIp(request), decisions: [] };
-    const plan = this.planOf(context.getHandler(), context.getClass());
     const principal = principalOf(request);
     const checks: RateLimitPolicyCheck[] = [];
     for (const policy of plan.afterAuth) {
       const check = this.principalCheck(policy, request, state.ip, principal);
       if (check) checks.push(check);
     }
-    const decisions = await this.decide(context, request, checks, state.decisions);
-    if (decisions.length > 0) this.metrics?.recordRateLimitAllowed();
+    if (checks.length === 0) return undefined;
+    return this.decide(context, request, checks, state.decisions).then(() => this.metrics?.recordRateLimitAllowed());
   }
 
   private async decide(
@@ -165,12 +174,12 @@ export class RateLimits implements OnApplicationBootstrap, BeforeApplicationShut
     if (verdict.unavailable) {
       throw new SecurityStoreUnavailableError('rate-limit', Math.max(1, Math.ceil(this.probeSeconds())));
     }
-    const decisions = [...earlier, ...verdict.decisions];
+    const decisions = earlier.length === 0 ? verdict.decisions : [...earlier, ...verdict.decisions];
     const headers = buildRateLimitHeaders(decisions);
     const response: unknown = context.switchToHttp().getResponse();
     const adapter = this.adapterHost.httpAdapter;
-    for (const [name, value] of Object.entries(headers)) {
-      if (name !== 'Retry-After') adapter.setHeader(response, name, value);
+    for (const name in headers) {
+      if (name !== 'Retry-After') adapter.setHeader(response, name, headers[name]!);
     }
     if (!verdict.allowed) {
       this.metrics?.recordRateLimitDenied();

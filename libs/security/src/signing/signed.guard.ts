@@ -9,6 +9,7 @@ import { IS_PUBLIC } from '../principals/public.decorator.js';
 import { SECURITY_OPTIONS } from '../security.constants.js';
 import { signatureOf } from './signature.authenticator.js';
 import { SIGNED, type SignedRequirement } from './signed.decorator.js';
+import { routeMetadata } from '../http/route-metadata.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const ANY: SignedRequirement = Object.freeze({ headers: Object.freeze([]) });
@@ -30,8 +31,7 @@ export class SignedGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean {
     if (context.getType() !== 'http' || !this.options.signing) return true;
-    const targets = [context.getHandler(), context.getClass()];
-    const declared = this.reflector.getAllAndOverride<SignedRequirement | false | undefined>(SIGNED, targets);
+    const declared = routeMetadata<SignedRequirement | false>(this.reflector, SIGNED, context);
     if (declared === false) return true;
     const request = context.switchToHttp().getRequest<HttpRequestLike>();
     let requirement = declared;
@@ -39,7 +39,7 @@ export class SignedGuard implements CanActivate {
       if (!this.options.signing.requireOnUnsafeMethods || SAFE_METHODS.has((request.method ?? 'GET').toUpperCase())) {
         return true;
       }
-      if (this.reflector.getAllAndOverride<boolean | undefined>(IS_PUBLIC, targets)) return true;
+      if (routeMetadata<boolean>(this.reflector, IS_PUBLIC, context)) return true;
       requirement = ANY;
     }
     const signature = signatureOf(request);
