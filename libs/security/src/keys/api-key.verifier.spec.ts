@@ -134,6 +134,38 @@ describe('ApiKeyVerifier', () => {
     expect(await reasonOf(verifier().verify(forged + apiKeyChecksum(forged)))).toBe('mismatch');
   });
 
+  it('refuses another secret for a cached key whose own secret was already verified', async () => {
+    const { verifier, issue } = await setup();
+    const subject = verifier();
+    const key = await issue();
+    const { apiKeyChecksum } = await import('./core/api-key-format.js');
+    const forgedBody = key.key.slice(0, 20) + generateApiKey().key.slice(20, 42);
+    const forged = forgedBody + apiKeyChecksum(forgedBody);
+    // The first success remembers a digest of the secret; it must match only that secret.
+    expect(await reasonOf(subject.verify(key.key))).toBe('accepted');
+    expect(await reasonOf(subject.verify(forged))).toBe('mismatch');
+    expect(await reasonOf(subject.verify(key.key))).toBe('accepted');
+    expect(await reasonOf(subject.verify(forged))).toBe('mismatch');
+  });
+
+  it('checks a cached key against its stored hash again once a change drops the entry', async () => {
+    const { verifier, issue, keys, bus } = await setup();
+    const subject = verifier();
+    const key = await issue();
+    expect(await reasonOf(subject.verify(key.key))).toBe('accepted');
+    // The stored hash replaced (as a rehash or a repair would) and the change broadcast: the remembered
+    // digest goes with the entry, so the old secret no longer passes.
+    const record = (await keys.findById(key.id))!;
+    await keys.updateHash(
+      key.id,
+      record.secretHash,
+      hashSecret('another secret', parsePepperRing(undefined)),
+      'sha256',
+    );
+    await bus.publish({ kind: 'api-key', id: key.id });
+    expect(await reasonOf(subject.verify(key.key))).toBe('mismatch');
+  });
+
   it('upgrades a hash made under an older pepper version the first time the key is used', async () => {
     const pepper = (n: number) => Buffer.alloc(32, n).toString('base64');
     const oldRing = parsePepperRing(`v1:${pepper(1)}`);
