@@ -44,6 +44,10 @@ export class SecurityMetrics implements OnModuleDestroy {
   private readonly securityEvents: Counter<'type'>;
   private readonly suspiciousPatterns: Counter<'detector'>;
   private readonly unsubscribe: () => void = () => undefined;
+  // Per-request counts are kept as plain numbers and handed to prom-client when it collects (a scrape or a
+  // get()): a labelled inc() hashes its labels each time, which the request path should not pay.
+  private readonly pendingSuccesses = new Map<string, number>();
+  private pendingAllowed = 0;
 
   constructor(
     @Inject(SECURITY_OPTIONS) options: ResolvedSecurityOptions,
@@ -56,6 +60,12 @@ export class SecurityMetrics implements OnModuleDestroy {
       help: 'Authentication results: successes by method, failures by reason',
       labelNames: ['result', 'reason', 'method'],
       registers,
+      collect: () => {
+        for (const [method, count] of this.pendingSuccesses) {
+          this.authentications.inc({ result: 'success', method: labelOf(method) }, count);
+        }
+        this.pendingSuccesses.clear();
+      },
     });
     this.denials = new Counter({
       name: 'nas_permission_denials_total',
@@ -67,6 +77,10 @@ export class SecurityMetrics implements OnModuleDestroy {
       help: 'Rate-limit decisions: denied by a policy, or blocked (an IP blocked by the anomaly detector)',
       labelNames: ['decision'],
       registers,
+      collect: () => {
+        if (this.pendingAllowed > 0) this.rateLimitDecisions.inc({ decision: 'allowed' }, this.pendingAllowed);
+        this.pendingAllowed = 0;
+      },
     });
     this.signatureFailures = new Counter({
       name: 'nas_signature_failures_total',
@@ -110,12 +124,12 @@ export class SecurityMetrics implements OnModuleDestroy {
    * successful requests are not audit rows).
    */
   recordAuthenticationSuccess(method: string): void {
-    this.authentications.inc({ result: 'success', method: labelOf(method) });
+    this.pendingSuccesses.set(method, (this.pendingSuccesses.get(method) ?? 0) + 1);
   }
 
   /** Counts a request the rate-limit policies let through. */
   recordRateLimitAllowed(): void {
-    this.rateLimitDecisions.inc({ decision: 'allowed' });
+    this.pendingAllowed += 1;
   }
 
   /**

@@ -65,22 +65,24 @@ const MAX_SCALED = Math.floor(Number.MAX_SAFE_INTEGER / 4);
  */
 export function assertValidRateLimitChecks(checks: readonly RateLimitCheck[], now: number): void {
   if (!Number.isSafeInteger(now) || now < 0) throw new TypeError(`rate limit: now must be an integer >= 0, got ${now}`);
-  const seen = new Set<string>();
-  for (const check of checks) {
-    const { key, limit, windowMs, cost = 1, blockMs = 0 } = check;
-    const where = `rate limit check ${JSON.stringify(key)}`;
+  // Called on every request: no allocation unless a check is refused (a request has one to three checks).
+  for (let index = 0; index < checks.length; index++) {
+    const { key, limit, windowMs, cost = 1, blockMs = 0 } = checks[index]!;
     if (typeof key !== 'string' || key === '') throw new TypeError(`rate limit: a check has an empty key`);
-    if (seen.has(key)) throw new TypeError(`${where}: the key appears twice in one call`);
-    seen.add(key);
-    if (!Number.isSafeInteger(limit) || limit < 1) throw new TypeError(`${where}: limit must be an integer >= 1`);
-    if (!Number.isSafeInteger(windowMs) || windowMs < 1) {
-      throw new TypeError(`${where}: windowMs must be an integer >= 1`);
+    for (let other = 0; other < index; other++) {
+      if (checks[other]!.key === key) throw invalidCheck(key, 'the key appears twice in one call');
     }
+    if (!Number.isSafeInteger(limit) || limit < 1) throw invalidCheck(key, 'limit must be an integer >= 1');
+    if (!Number.isSafeInteger(windowMs) || windowMs < 1) throw invalidCheck(key, 'windowMs must be an integer >= 1');
     // The arithmetic is exact on integers scaled by windowMs (see core/sliding-window.ts).
-    if (limit * windowMs > MAX_SCALED) throw new TypeError(`${where}: limit × windowMs is too large`);
+    if (limit * windowMs > MAX_SCALED) throw invalidCheck(key, 'limit × windowMs is too large');
     if (!Number.isSafeInteger(cost) || cost < 0 || cost > limit) {
-      throw new TypeError(`${where}: cost must be an integer from 0 to the limit (${limit}), got ${cost}`);
+      throw invalidCheck(key, `cost must be an integer from 0 to the limit (${limit}), got ${cost}`);
     }
-    if (!Number.isSafeInteger(blockMs) || blockMs < 0) throw new TypeError(`${where}: blockMs must be an integer >= 0`);
+    if (!Number.isSafeInteger(blockMs) || blockMs < 0) throw invalidCheck(key, 'blockMs must be an integer >= 0');
   }
+}
+
+function invalidCheck(key: string, problem: string): TypeError {
+  return new TypeError(`rate limit check ${JSON.stringify(key)}: ${problem}`);
 }

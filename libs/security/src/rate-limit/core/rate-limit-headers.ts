@@ -23,6 +23,8 @@ export interface RateLimitDecision {
  * @example serializePolicyName('login') // '"login"'
  */
 export function serializePolicyName(name: string): string {
+  const known = SERIALIZED_NAMES.get(name);
+  if (known !== undefined) return known;
   // RFC 9651 sf-string: %x20-7E only; an empty name would be a valid String but names nothing.
   if (typeof name !== 'string' || name.length === 0 || !/^[\x20-\x7e]+$/.test(name)) {
     throw new SecurityConfigError(
@@ -31,8 +33,15 @@ export function serializePolicyName(name: string): string {
       `${JSON.stringify(name)} cannot be a rate-limit policy name; use printable ASCII characters, e.g. "login"`,
     );
   }
-  return `"${name.replace(/[\\"]/g, '\\$&')}"`;
+  const serialized = `"${name.replace(/[\\"]/g, '\\$&')}"`;
+  // Policy names come from configuration and decorators, so the set is small; the bound is a safeguard.
+  if (SERIALIZED_NAMES.size >= 1_000) SERIALIZED_NAMES.clear();
+  SERIALIZED_NAMES.set(name, serialized);
+  return serialized;
 }
+
+// Names already checked and serialised: the headers are built on every request.
+const SERIALIZED_NAMES = new Map<string, string>();
 
 /**
  * The rate-limit response headers for the policies applied to a request:
