@@ -23,10 +23,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { LIBRARY, fail, loadAverage, machineSummary, nonNegative, positive, requireLibrary } from './lib/cli.mjs';
-
-const DEFAULT_DATABASE_URL =
-  process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const CONNECT_TIMEOUT_MS = 2_000;
+import { DEFAULT_DATABASE_URL, createDatabase, openDataSource } from './lib/postgres.mjs';
 // Keys are created this many at a time (the pool holds 10 connections).
 const SEED_CONCURRENCY = 10;
 
@@ -122,9 +119,13 @@ try {
   rows.push(...(await measureAll('memory', ring, options, principals, new MemoryApiKeyStore(principals))));
 
   if (!args['no-postgres']) {
-    const database = await createDatabase(args['database-url']);
+    const database = await createDatabase(args['database-url'], {
+      hint: 'start PostgreSQL, pass --database-url, or run with --no-postgres',
+    });
+    cleanups.push(database.drop);
     progress(`PostgreSQL (database ${database.name})`);
-    const dataSource = await openDataSource(database.url);
+    const dataSource = await openDataSource(lib, database.url);
+    cleanups.push(() => dataSource.destroy());
     rows.push(
       ...(await measureAll(
         'PostgreSQL',
@@ -246,48 +247,6 @@ function summarize(latencies) {
   return { p50: at(0.5), p99: at(0.99), mean: sum / sorted.length };
 }
 
-/** Creates `nas_bench_<hex>` next to the database of `adminUrl`; registers its drop as a cleanup. */
-async function createDatabase(adminUrl) {
-  const { default: pg } = await import('pg');
-  const withClient = async (use) => {
-    const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
-    client.on('error', () => {});
-    await client.connect();
-    try {
-      return await use(client);
-    } finally {
-      await client.end().catch(() => {});
-    }
-  };
-  const name = `nas_bench_${randomBytes(6).toString('hex')}`;
-  try {
-    await withClient((client) => client.query(`CREATE DATABASE "${name}"`));
-  } catch (error) {
-    throw new Error(
-      `cannot create a database on ${redact(adminUrl)} (${error.message}); start PostgreSQL, pass --database-url, ` +
-        'or run with --no-postgres',
-    );
-  }
-  cleanups.push(() => withClient((client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)));
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return { name, url: url.toString() };
-}
-
-/** A DataSource from `securityDataSourceOptions`, migrated; registers its destroy as a cleanup. */
-async function openDataSource(url) {
-  const { DataSource } = await import('typeorm');
-  const dataSource = new DataSource(lib.securityDataSourceOptions({ url }));
-  // The options already list SECURITY_MIGRATIONS; checked so a change there cannot go unnoticed.
-  if (dataSource.options.migrations.length !== lib.SECURITY_MIGRATIONS.length) {
-    throw new Error('securityDataSourceOptions no longer lists SECURITY_MIGRATIONS');
-  }
-  await dataSource.initialize();
-  cleanups.push(() => dataSource.destroy());
-  await dataSource.runMigrations();
-  return dataSource;
-}
-
 /** The key with its last (checksum) character replaced by another base62 character. */
 function flipLast(key) {
   return key.slice(0, -1) + (key.endsWith('0') ? '1' : '0');
@@ -296,12 +255,6 @@ function flipLast(key) {
 function us(ns) {
   const value = ns / 1_000;
   return value < 10 ? value.toFixed(2) : value < 100 ? value.toFixed(1) : Math.round(value).toLocaleString('en-US');
-}
-
-function redact(url) {
-  const parsed = new URL(url);
-  if (parsed.password) parsed.password = '***';
-  return parsed.toString();
 }
 
 function progress(message) {

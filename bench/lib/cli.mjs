@@ -52,3 +52,10 @@ export function loadSettings(args) {
     rounds: positive(args.rounds, '--rounds'),
   };
 }
+
+/** `url` with its password, if any, replaced by `***`, for messages. */
+export function redactUrl(url) {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
+}

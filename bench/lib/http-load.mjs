@@ -1,5 +1,5 @@
 // Shared by the HTTP benchmarks (parent side): the app under test runs in a child process started with
-// `--serve …`, which answers with its port over IPC; autocannon loads it over loopback.
+// `--serve …`, which answers with its port over IPC; autocannon (or wrk, see wrk.mjs) loads it over loopback.
 import { spawn } from 'node:child_process';
 import { fail } from './cli.mjs';
 
@@ -17,9 +17,11 @@ export async function importAutocannon() {
 
 /**
  * One autocannon run. Bounded: it ends after `duration` seconds; a request may wait at most 10 s. `method`
- * and `body` (the same body on every request) are optional; GET without a body by default.
+ * and `body` (the same body on every request) are optional; GET without a body by default. `requests`
+ * (autocannon's own option, e.g. `[{ setupRequest }]` to vary each request) replaces them. The value is
+ * autocannon's tracker: a promise of the result, with `stop()`.
  */
-export function load(autocannon, { url, connections, duration, headers, method, body }) {
+export function load(autocannon, { url, connections, duration, headers, method, body, requests }) {
   return autocannon({
     url,
     connections,
@@ -29,12 +31,13 @@ export function load(autocannon, { url, connections, duration, headers, method, 
     ...(headers ? { headers } : {}),
     ...(method ? { method } : {}),
     ...(body !== undefined ? { body } : {}),
+    ...(requests ? { requests } : {}),
   });
 }
 
-/** The run with the median req/s (the lower middle one for an even count). */
-export function median(results) {
-  const sorted = [...results].sort((a, b) => a.requests.average - b.requests.average);
+/** The run with the median rate (the lower middle one for an even count); autocannon's req/s by default. */
+export function median(results, rateOf = (result) => result.requests.average) {
+  const sorted = [...results].sort((a, b) => rateOf(a) - rateOf(b));
   return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
@@ -46,7 +49,8 @@ export function ms(value) {
 /**
  * Starts `node [nodeArgs] script args` with an IPC channel and waits (at most 30 s) for its first
  * message, which must carry `port`. Its stdout is ignored (security event log lines), its stderr kept
- * for the error when it exits early. `stop()` sends SIGTERM, then SIGKILL after 10 s.
+ * for the error when it exits early. `pid` is the server's process id (to read its CPU time and memory);
+ * `stop()` sends SIGTERM, then SIGKILL after 10 s.
  */
 export async function startServer({ script, args, label, nodeArgs = [], env = {} }) {
   const child = spawn(process.execPath, [...nodeArgs, script, ...args], {
@@ -75,6 +79,7 @@ export async function startServer({ script, args, label, nodeArgs = [], env = {}
   });
   return {
     port: message.port,
+    pid: child.pid,
     message,
     stop: async () => {
       child.kill('SIGTERM');
