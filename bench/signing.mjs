@@ -11,8 +11,11 @@
 // RFC 9421 with an HMAC key and RFC 9421 with an Ed25519 key. Each round pre-signs, per scheme,
 // `--warmup-calls` + `--calls` distinct `POST /orders` requests with `signRequest` (a distinct 1,024-byte
 // JSON body each, and a distinct nonce for the schemes that have one; headers passed through a JSON round
-// trip so they are flat strings, as Node's HTTP parser gives them), untimed. Then three modes run on
+// trip so they are flat strings, as Node's HTTP parser gives them), untimed. Then four modes run on
 // that batch, in a rotating order:
+//   crypto  `parsed.verify(material)` alone, on requests parsed beforehand (untimed): the cryptography
+//           (HMAC or Ed25519 over the signing string, constant-time compare) without the parsing, body
+//           digest and canonical string, which the parse builds;
 //   verify  `parseSignedRequest(input, { sigv4 })` + `parsed.verify(material)`;
 //   memory  the same + `claim('<scheme>:<keyId>:<replayId>', 601000)` on a fresh MemoryNonceStore
 //           (the key and TTL SignatureAuthenticator uses, with the default 300 s clock skew);
@@ -74,6 +77,9 @@ const SCHEMES = [
   { name: 'rfc9421-ed25519', label: 'RFC 9421, `ed25519` key', scheme: 'rfc9421', key: 'ed25519' },
 ];
 const MODES = [
+  // The cryptography alone: verify() of requests parsed beforehand (untimed), i.e. the HMAC (or Ed25519
+  // verification) over the already built signing string and the constant-time compare.
+  { name: 'crypto', label: 'verify() only (parsed beforehand)' },
   { name: 'verify', label: 'parse + verify' },
   { name: 'memory', label: '+ claim, `MemoryNonceStore`' },
   { name: 'redis', label: '+ claim, `RedisNonceStore`' },
@@ -339,7 +345,13 @@ async function verifyPart(lib, { calls, warmupCalls, concurrency, rounds, redis 
             : mode.name === 'redis'
               ? new RedisNonceStore(redis.client, { prefix: `${redis.prefix}${round}-${scheme.name}-${pass}:` })
               : undefined;
+        const parsedBeforehand =
+          mode.name === 'crypto' ? inputs.map((input) => parseSignedRequest(input, { sigv4: SIGV4 })) : undefined;
         const check = (store) => async (i) => {
+          if (parsedBeforehand) {
+            if (!parsedBeforehand[i].verify(material)) throw new Error(`${scheme.name} request ${i}: verify() false`);
+            return;
+          }
           const input = inputs[i];
           const parsed = parseSignedRequest(input, { sigv4: SIGV4 });
           if (!parsed.verify(material)) throw new Error(`${scheme.name} request ${i}: verify() returned false`);
