@@ -14,7 +14,8 @@ import {
   type RoleRecord,
 } from '../principal.store.js';
 
-interface PrincipalRow {
+/** A `principals` row as `pg` returns it. */
+export interface PrincipalRow {
   id: string;
   kind: PrincipalRecord['kind'];
   username: string;
@@ -25,7 +26,7 @@ interface PrincipalRow {
   disabled_at: Date | null;
 }
 
-const PRINCIPAL_COLUMNS = 'id, kind, username, email, password_hash, attributes, created_at, disabled_at';
+export const PRINCIPAL_COLUMNS = 'id, kind, username, email, password_hash, attributes, created_at, disabled_at';
 
 /**
  * Principals and roles in Postgres, with raw parameterised SQL: each mutation is one statement (or
@@ -176,6 +177,11 @@ export class TypeOrmPrincipalStore extends PrincipalStore {
     return rows.map((row) => row.role).sort();
   }
 
+  /** Whether this store reads `dataSource` (so another store on it may join its tables). */
+  uses(dataSource: DataSource): boolean {
+    return this.dataSource === dataSource;
+  }
+
   async accessOf(principalId: string): Promise<PrincipalAccess | null> {
     if (!isUuid(principalId)) return null;
     // One round trip: it runs on every cache miss of authentication.
@@ -198,7 +204,7 @@ export class TypeOrmPrincipalStore extends PrincipalStore {
   }
 }
 
-function toPrincipal(row: PrincipalRow): PrincipalRecord {
+export function toPrincipal(row: PrincipalRow): PrincipalRecord {
   return {
     id: row.id,
     kind: row.kind,
