@@ -1,31 +1,36 @@
-// What a rate-limit decision costs on Redis: this library's `RedisRateLimitStore` (one `EVALSHA` for all
-// the policies of a request) next to `rate-limiter-flexible`'s `RateLimiterRedis` and
-// `@nest-lab/throttler-storage-redis`'s `ThrottlerStorageRedisService`, on the same Redis, from one
-// ioredis connection, with the same number of callers in flight over the same keys. Also how much Redis
-// memory each one keeps per limited client. Prints markdown tables.
+// What a rate-limit decision costs on Redis: this library's `RedisRateLimitStore` (the `consume` calls of one
+// event-loop turn, up to 32, in one `EVALSHA`, each call all or nothing for all the policies of a request)
+// next to `rate-limiter-flexible`'s `RateLimiterRedis` and `@nest-lab/throttler-storage-redis`'s
+// `ThrottlerStorageRedisService`, on the same Redis, from one ioredis connection, with the same number of
+// callers in flight over the same keys. Also how much Redis memory each one keeps per limited client.
+// Prints markdown tables.
 //
 //   npm run build && cd bench && npm ci && node rate-limit-store.mjs
-//     [--redis-url redis://127.0.0.1:6379] [--concurrency 64] [--keys 1000] [--duration 5] [--warmup 1]
-//     [--rounds 3] [--refusal-duration 2] [--memory-keys 10000] [--time-limit 600]
+//     [--redis-url redis://127.0.0.1:6379] [--concurrency 50] [--keys 1000] [--duration 5] [--warmup 1]
+//     [--rounds 3] [--refusal-duration 2] [--memory-keys 10000] [--time-limit 600] [--library <dist/index.js>]
 //
 // Throughput (decisions per second, p50/p99 latency of one decision, the `await` included): `--concurrency`
 // callers, each awaiting one decision before it asks for the next, over `--keys` distinct clients (client
 // i is `ip:10.x.y.z` and, for two policies, also `principal:<uuid>`), taken in turn. Limits are so large
 // (10^9 per 60 s) that nothing is refused: this is the cost of deciding, and a refusal fails the run.
 // Cases:
-//   a   RedisRateLimitStore.consume([ip])                       1 EVALSHA
-//   b   RedisRateLimitStore.consume([ip, principal])            1 EVALSHA, both policies atomically
+//   a   RedisRateLimitStore.consume([ip])                       EVALSHA per batch of the turn's calls
+//   a1  the same with maxBatchCalls: 1                          1 EVALSHA per call (no batching)
+//   b   RedisRateLimitStore.consume([ip, principal])            both policies atomically, batched as a
 //   c   RateLimiterRedis.consume(ip)                            1 EVALSHA (ioredis defineCommand)
 //   d   ThrottlerStorageRedisService.increment(ip, ...)         1 EVAL (the script's text on every call)
 //   e1  rate-limiter-flexible, ip + principal: two consume() at once (Promise.all, as its
 //       RateLimiterUnion does; Union itself takes one key for all its limiters, so it is not used)
 //   e2  throttler storage, ip + principal: two increment() one after the other (as ThrottlerGuard
 //       awaits its named throttlers in turn)
-// Also per decision: the time Redis spent in EVAL/EVALSHA (the `INFO commandstats` difference over the
-// timed run; the server's totals, so another client's scripts would count too) and this process's CPU
-// time (`process.cpuUsage`: the store's code, ioredis, the callers). Redis and this process share the
-// machine's CPUs. Each run is preceded by `--warmup` seconds of the same load, not measured. The cases run interleaved,
-// once per round (the order rotates), and the table shows each case's median round by decisions/s.
+// Also per decision, over the timed run: the scripts sent (EVAL and EVALSHA calls) and the time Redis
+// spent in them (`INFO commandstats`: a script's time includes the commands it runs), the CPU time of the
+// Redis process (`INFO cpu`, user + system: the scripts, reading and parsing the commands, writing the
+// replies), and this process's CPU time (`process.cpuUsage`: the store's code, ioredis, the callers). The
+// Redis figures are the server's totals, so another client's load would count too: use a Redis of the
+// benchmark's own for clean figures. Redis and this process share the machine's CPUs. Each run is preceded
+// by `--warmup` seconds of the same load, not measured. The cases run interleaved, once per round (the
+// order rotates), and the table shows each case's median round by decisions/s.
 // Refusals (`--refusal-duration` seconds, 0 skips): a, c and d with a limit of 10 per 60 s on fresh keys,
 // every client's budget used up first (11 calls each), then warm-up and timed run: the timed calls are
 // refusals.
@@ -35,13 +40,16 @@
 // blockDuration 60). Then SCAN by the store's prefix, `MEMORY USAGE` of each key (key name included),
 // summed and divided by the number of clients.
 //
-// Window algorithms differ: this library keeps a sliding-window counter (a hash {ws, cur, prev, bu}
-// per policy key, kept for two windows); rate-limiter-flexible's RateLimiterRedis and the throttler
-// storage keep a fixed window (one counter per key, kept for one window). rate-limiter-flexible has no
-// sliding-window Redis limiter; the default (fixed window) is used. Keys: ours are the policy key under
-// the prefix; rate-limiter-flexible's `<keyPrefix>:<key>`; the throttler storage's `{<key>:<name>}:hits`
-// (and `:blocked` while blocked), where ThrottlerGuard makes `<key>` a SHA-256 hex of
-// `<Class>-<handler>-<name>-<tracker>`, which is what this script passes.
+// Window algorithms differ: this library keeps a sliding-window counter (per policy key one string, the
+// MessagePack of window start, current and previous count, blocked-until and window length, kept for two
+// windows); rate-limiter-flexible's RateLimiterRedis and the throttler storage keep a fixed window (one
+// counter per key, kept for one window). rate-limiter-flexible has no sliding-window Redis limiter; the
+// default (fixed window) is used. Keys: ours are the policy key under the prefix; rate-limiter-flexible's
+// `<keyPrefix>:<key>`; the throttler storage's `{<key>:<name>}:hits` (and `:blocked` while blocked), where
+// ThrottlerGuard makes `<key>` a SHA-256 hex of `<Class>-<handler>-<name>-<tracker>`, which is what this
+// script passes.
+//
+// `--library` runs another build of the library (its `dist/index.js`), e.g. an older commit's, to compare.
 //
 // Redis: every key of a run is under `nas-bench:<hex>:` (the throttler's `{nas-bench:<hex>:...}`),
 // deleted at the end, also after a failure, Ctrl-C or `--time-limit` (the callers are stopped first, so
@@ -54,7 +62,8 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { LIBRARY, fail, loadAverage, machineSummary, nonNegative, positive, requireLibrary } from './lib/cli.mjs';
@@ -70,7 +79,7 @@ const BATCH = 1_000;
 const { values: args } = parseArgs({
   options: {
     'redis-url': { type: 'string', default: DEFAULT_REDIS_URL },
-    concurrency: { type: 'string', default: '64' },
+    concurrency: { type: 'string', default: '50' },
     keys: { type: 'string', default: '1000' },
     duration: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '1' },
@@ -78,10 +87,12 @@ const { values: args } = parseArgs({
     'refusal-duration': { type: 'string', default: '2' },
     'memory-keys': { type: 'string', default: '10000' },
     'time-limit': { type: 'string', default: '600' },
+    library: { type: 'string' },
   },
 });
 
-requireLibrary();
+if (args.library === undefined) requireLibrary();
+const library = args.library === undefined ? LIBRARY : pathToFileURL(resolve(args.library));
 const concurrency = positive(args.concurrency, '--concurrency');
 const keyCount = positive(args.keys, '--keys');
 const duration = positive(args.duration, '--duration');
@@ -94,7 +105,7 @@ if (keyCount > 2 ** 24 || memoryKeys > 2 ** 24) fail('--keys and --memory-keys m
 
 await import('reflect-metadata');
 const { Redis } = await import('ioredis');
-const { RedisRateLimitStore } = await import(LIBRARY.href);
+const { RedisRateLimitStore } = await import(library.href);
 const { RateLimiterRedis, RateLimiterRes } = require('rate-limiter-flexible');
 const { ThrottlerStorageRedisService } = require('@nest-lab/throttler-storage-redis');
 
@@ -181,8 +192,8 @@ function throttlerKey(prefix, name, tracker) {
 }
 
 /** Our store on `prefix`, with its script loaded. */
-async function ourStore(prefix) {
-  const store = new RedisRateLimitStore(redis, { prefix });
+async function ourStore(prefix, options = {}) {
+  const store = new RedisRateLimitStore(redis, { prefix, ...options });
   await store.init();
   return store;
 }
@@ -191,6 +202,7 @@ async function ourStore(prefix) {
 async function throughputCases(clients) {
   const limit = BIG_LIMIT;
   const ours = await ourStore(`${PREFIX}a:`);
+  const oursUnbatched = await ourStore(`${PREFIX}a1:`, { maxBatchCalls: 1 });
   const oursTwo = await ourStore(`${PREFIX}b:`);
   const flexible = new RateLimiterRedis({ storeClient: redis, keyPrefix: `${PREFIX}c`, points: limit, duration: 60 });
   const flexibleIp = new RateLimiterRedis({
@@ -231,14 +243,21 @@ async function throughputCases(clients) {
       id: 'a',
       label: '`RedisRateLimitStore.consume`, 1 policy',
       policies: 1,
-      commands: '1 `EVALSHA`',
+      commands: 'batched',
       decide: async (i) => allowed(await ours.consume(ourChecks[i], Date.now())),
+    },
+    {
+      id: 'a1',
+      label: '`RedisRateLimitStore.consume`, 1 policy, `maxBatchCalls: 1` (no batching)',
+      policies: 1,
+      commands: '1 `EVALSHA`',
+      decide: async (i) => allowed(await oursUnbatched.consume(ourChecks[i], Date.now())),
     },
     {
       id: 'b',
       label: '`RedisRateLimitStore.consume`, 2 policies in one call',
       policies: 2,
-      commands: '1 `EVALSHA`',
+      commands: 'batched',
       decide: async (i) => allowed(await oursTwo.consume(ourTwoChecks[i], Date.now())),
     },
     {
@@ -378,6 +397,7 @@ async function drive(decide, clientCount, seconds = duration, warmupSeconds = wa
     p99: at(0.99),
     refused,
     redisUs: (scriptsAfter.usec - scriptsBefore.usec) / count,
+    redisCpuUs: (scriptsAfter.cpuUs - scriptsBefore.cpuUs) / count,
     scriptCalls: (scriptsAfter.calls - scriptsBefore.calls) / count,
     clientUs: (cpu.user + cpu.system) / count,
   };
@@ -385,8 +405,8 @@ async function drive(decide, clientCount, seconds = duration, warmupSeconds = wa
 
 /**
  * Calls and microseconds of EVAL and EVALSHA so far, from `INFO commandstats` (a script's time includes
- * the commands it runs). The server's totals: another client running scripts at the same time would
- * count too.
+ * the commands it runs), and the Redis process's CPU time in microseconds (`INFO cpu`, user + system).
+ * The server's totals: another client's load at the same time would count too.
  */
 async function scriptStats() {
   const text = await redis.info('commandstats');
@@ -396,7 +416,9 @@ async function scriptStats() {
     calls += Number(match[1]);
     usec += Number(match[2]);
   }
-  return { calls, usec };
+  const cpu = await redis.info('cpu');
+  const seconds = (name) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(cpu)?.[1] ?? NaN);
+  return { calls, usec, cpuUs: (seconds('used_cpu_user') + seconds('used_cpu_sys')) * 1e6 };
 }
 
 /** The round with the median decisions/s. */
@@ -478,7 +500,7 @@ async function measureMemory() {
       }
       for (const key of keys) nameBytes += Buffer.byteLength(key);
       const sample = keys.find((key) => !key.endsWith(':blocked')) ?? keys[0];
-      const encoding = sample ? `${await redis.type(sample)} (${await redis.object('ENCODING', sample)})` : '-';
+      const encoding = sample ? `${await redis.type(sample)} (${String(await redis.object('ENCODING', sample))})` : '-';
       const row = {
         name: store.name,
         state,
@@ -548,9 +570,16 @@ function packageVersion(name) {
 function describe(result) {
   return (
     `${Math.round(result.perSecond).toLocaleString('en-US')}/s, p50 ${ms(result.p50)} ms, p99 ${ms(result.p99)} ms, ` +
-    `Redis ${result.redisUs.toFixed(1)} µs (${result.scriptCalls.toFixed(2)} scripts), client CPU ` +
+    `Redis scripts ${result.redisUs.toFixed(1)} µs (${result.scriptCalls.toFixed(3)} scripts), Redis CPU ` +
+    `${result.redisCpuUs.toFixed(1)} µs, client CPU ` +
     `${result.clientUs.toFixed(1)} µs per decision`
   );
+}
+
+/** The commands column: for batched cases, how many decisions one `EVALSHA` carried on average. */
+function commandsOf(row) {
+  if (row.commands !== 'batched') return row.commands;
+  return `1 \`EVALSHA\` per ${(1 / row.scriptCalls).toFixed(1)} decisions`;
 }
 
 function ms(value) {
@@ -576,7 +605,8 @@ function printTables() {
   const oursOne = throughput.find((row) => row.id === 'a').perSecond;
   const lines = [
     `${machineSummary()}; Redis ${redisVersion} at ${redact(args['redis-url'])}, one ioredis ${versions.ioredis} ` +
-      `connection; rate-limiter-flexible ${versions['rate-limiter-flexible']}, @nest-lab/throttler-storage-redis ` +
+      `connection; ${args.library === undefined ? 'this build of the library' : `library ${args.library}`}; ` +
+      `rate-limiter-flexible ${versions['rate-limiter-flexible']}, @nest-lab/throttler-storage-redis ` +
       `${versions['@nest-lab/throttler-storage-redis']} (@nestjs/throttler ${versions['@nestjs/throttler']}, ` +
       `@nestjs/common ${versions['@nestjs/common']}); load average ${load}`,
     '',
@@ -585,14 +615,15 @@ function printTables() {
       'policies of one request.',
     '',
     '| case | store call | policies | Redis commands per decision | decisions/s | p50 ms | p99 ms | decisions/s vs a | ' +
-      'Redis script µs per decision | client CPU µs per decision |',
-    '|---|---|---:|---|---:|---:|---:|---:|---:|---:|',
+      'Redis script µs per decision | Redis CPU µs per decision | client CPU µs per decision |',
+    '|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const row of throughput) {
     lines.push(
-      `| ${row.id} | ${row.label} | ${row.policies} | ${row.commands} | ` +
+      `| ${row.id} | ${row.label} | ${row.policies} | ${commandsOf(row)} | ` +
         `${Math.round(row.perSecond).toLocaleString('en-US')} | ${ms(row.p50)} | ${ms(row.p99)} | ` +
-        `${Math.round((row.perSecond / oursOne) * 100)} % | ${row.redisUs.toFixed(1)} | ${row.clientUs.toFixed(1)} |`,
+        `${Math.round((row.perSecond / oursOne) * 100)} % | ${row.redisUs.toFixed(1)} | ${row.redisCpuUs.toFixed(1)} | ` +
+        `${row.clientUs.toFixed(1)} |`,
     );
   }
   if (refusals.length > 0) {
@@ -602,14 +633,15 @@ function printTables() {
         `${concurrency} in flight, every budget used up first, then ${refusalDuration} s after ${warmup} s of ` +
         'warm-up, one round.',
       '',
-      '| case | store call | decisions/s | refused | p50 ms | p99 ms | Redis script µs per decision | client CPU µs per decision |',
-      '|---|---|---:|---:|---:|---:|---:|---:|',
+      '| case | store call | decisions/s | refused | p50 ms | p99 ms | Redis script µs per decision | ' +
+        'Redis CPU µs per decision | client CPU µs per decision |',
+      '|---|---|---:|---:|---:|---:|---:|---:|---:|',
     );
     for (const row of refusals) {
       lines.push(
         `| ${row.id} | ${row.label} | ${Math.round(row.perSecond).toLocaleString('en-US')} | ` +
           `${percent(row.refused / row.count)} | ${ms(row.p50)} | ${ms(row.p99)} | ${row.redisUs.toFixed(1)} | ` +
-          `${row.clientUs.toFixed(1)} |`,
+          `${row.redisCpuUs.toFixed(1)} | ${row.clientUs.toFixed(1)} |`,
       );
     }
   }

@@ -216,5 +216,103 @@ export function describeRateLimitStoreContract(name: string, makeStore: () => Pr
       );
       expect(decisions.filter(([decision]) => decision!.allowed)).toHaveLength(20);
     });
+
+    describe('calls made together (in one event-loop turn)', () => {
+      const shared = check({ key: 'shared', limit: 3 });
+      const other = check({ key: 'principal:1', limit: 5 });
+      const full = check({ key: 'full', limit: 1 });
+
+      it('decides them in call order, each all or nothing on its own', async () => {
+        await store.consume([full], T0);
+        const decisions = await Promise.all([
+          store.consume([shared, full], T0),
+          store.consume([shared, other], T0),
+          store.consume([other, full], T0),
+          store.consume([shared], T0 + 1_000),
+          store.consume([shared, other], T0 + 2_000),
+          store.consume([other, shared], T0 + 2_000),
+        ]);
+        expect(decisions).toEqual([
+          // Refused by `full`: `shared` keeps its budget (and reports it unconsumed).
+          [
+            { key: shared.key, allowed: true, limit: 3, remaining: 3, resetMs: 0, retryAfterMs: 0 },
+            { key: full.key, allowed: false, limit: 1, remaining: 0, resetMs: 2 * W, retryAfterMs: 2 * W },
+          ],
+          // Sees the budget the refusal above left.
+          [
+            { key: shared.key, allowed: true, limit: 3, remaining: 2, resetMs: 0, retryAfterMs: 0 },
+            { key: other.key, allowed: true, limit: 5, remaining: 4, resetMs: 0, retryAfterMs: 0 },
+          ],
+          [
+            { key: other.key, allowed: true, limit: 5, remaining: 4, resetMs: 0, retryAfterMs: 0 },
+            { key: full.key, allowed: false, limit: 1, remaining: 0, resetMs: 2 * W, retryAfterMs: 2 * W },
+          ],
+          [{ key: shared.key, allowed: true, limit: 3, remaining: 1, resetMs: 0, retryAfterMs: 0 }],
+          // The last unit of `shared` goes to the earlier call, so the later one is refused whole.
+          [
+            { key: shared.key, allowed: true, limit: 3, remaining: 0, resetMs: W - 2_000 + 20_000, retryAfterMs: 0 },
+            { key: other.key, allowed: true, limit: 5, remaining: 3, resetMs: 0, retryAfterMs: 0 },
+          ],
+          [
+            { key: other.key, allowed: true, limit: 5, remaining: 3, resetMs: 0, retryAfterMs: 0 },
+            {
+              key: shared.key,
+              allowed: false,
+              limit: 3,
+              remaining: 0,
+              resetMs: W - 2_000 + 20_000,
+              retryAfterMs: W - 2_000 + 20_000,
+            },
+          ],
+        ]);
+        expect(await store.consume([other, shared], T0 + 3_000)).toMatchObject([
+          { allowed: true, remaining: 3 },
+          { allowed: false },
+        ]);
+      });
+
+      it('counts one key across them in call order', async () => {
+        const decisions = await Promise.all(
+          Array.from({ length: 30 }, (_, i) => store.consume([check({ key: 'k', limit: 20, cost: i % 2 })], T0)),
+        );
+        // Odd calls cost 1, even ones read: 15 units go, and each call sees the ones before it.
+        expect(decisions.map(([decision]) => decision!.remaining)).toEqual(
+          Array.from({ length: 30 }, (_, i) => 20 - Math.ceil(i / 2)),
+        );
+        expect(decisions.every(([decision]) => decision!.allowed)).toBe(true);
+      });
+
+      it('lets a block started by one of them refuse the ones after it', async () => {
+        const blocking = check({ key: 'login:1', limit: 1, blockMs: 600_000 });
+        const decisions = await Promise.all([
+          store.consume([blocking], T0),
+          store.consume([blocking, other], T0),
+          store.consume([other], T0 + 1_000),
+          store.consume([blocking], T0 + 1_000),
+        ]);
+        expect(decisions).toMatchObject([
+          [{ allowed: true, remaining: 0 }],
+          [
+            { allowed: false, retryAfterMs: 600_000 },
+            { allowed: true, remaining: 5 },
+          ],
+          [{ allowed: true, remaining: 4 }],
+          [{ allowed: false, remaining: 0, retryAfterMs: 599_000 }],
+        ]);
+      });
+
+      it('rejects only the call whose checks are invalid', async () => {
+        const outcomes = await Promise.allSettled([
+          store.consume([shared], T0),
+          store.consume([check({ key: 'bad', cost: 11 })], T0),
+          store.consume([shared, shared], T0),
+          store.consume([shared], T0),
+        ]);
+        expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
+        expect((outcomes[1] as PromiseRejectedResult).reason).toBeInstanceOf(TypeError);
+        expect((outcomes[2] as PromiseRejectedResult).reason).toBeInstanceOf(TypeError);
+        expect((outcomes[3] as PromiseFulfilledResult<RateLimitDecision[]>).value).toMatchObject([{ remaining: 1 }]);
+      });
+    });
   });
 }

@@ -92,10 +92,15 @@ describeWithRedis('RedisRateLimitStore', () => {
     await deleteKeys(shared.admin(), prefix);
   });
 
-  it('stores one small hash per key, expiring two windows after its window started (or when its block ends)', async () => {
+  /** The five numbers a key holds (ws, cur, prev, bu, window), decoded by Redis's own MessagePack. */
+  const stored = async (key: string) =>
+    shared.admin().eval("return { cmsgpack.unpack(redis.call('GET', KEYS[1])) }", 1, key) as Promise<number[]>;
+
+  it('stores one small string per key, kept two windows after its window start or until its block ends', async () => {
     const prefix = `${RUN_PREFIX}ttl:`;
     const store = new RedisRateLimitStore(shared.admin(), { prefix });
     const now = Date.now();
+    const start = now - (now % W);
     await store.consume(
       [
         { key: 'a', limit: 5, windowMs: W },
@@ -103,16 +108,97 @@ describeWithRedis('RedisRateLimitStore', () => {
       ],
       now,
     );
-    expect(await shared.admin().hgetall(`${prefix}a`)).toEqual({
-      ws: String(now - (now % W)),
-      cur: '1',
-      prev: '0',
-      bu: '0',
-    });
+    expect(await shared.admin().type(`${prefix}a`)).toBe('string');
+    expect(await stored(`${prefix}a`)).toEqual([start, 1, 0, 0, W]);
+    expect(await stored(`${prefix}b`)).toEqual([start, 1, 0, 0, W]);
+    expect(await shared.admin().strlen(`${prefix}a`)).toBeLessThanOrEqual(20);
     const ttl = await shared.admin().pttl(`${prefix}a`);
     expect(ttl).toBeGreaterThan(W);
     expect(ttl).toBeLessThanOrEqual(2 * W);
+
+    const blocking = { key: 'c', limit: 1, windowMs: W, blockMs: 10 * W };
+    await store.consume([blocking], now);
+    expect(await store.consume([blocking], now)).toMatchObject([{ allowed: false, retryAfterMs: 10 * W }]);
+    expect(await stored(`${prefix}c`)).toEqual([start, 1, 0, now + 10 * W, W]);
+    expect(await shared.admin().pttl(`${prefix}c`)).toBeGreaterThan(9 * W);
+
+    // A refusal that starts no block writes nothing (the value is not even moved to the new window).
+    await store.consume([{ key: 'd', limit: 1, windowMs: W }], now);
+    expect(await store.consume([{ key: 'd', limit: 1, windowMs: W }], start + W + 1)).toMatchObject([
+      { allowed: false },
+    ]);
+    expect(await stored(`${prefix}d`)).toEqual([start, 1, 0, 0, W]);
     await deleteKeys(shared.admin(), prefix);
+  });
+
+  it('sets the expiry again when the window moves on or the window length changes', async () => {
+    const prefix = `${RUN_PREFIX}rearm:`;
+    const store = new RedisRateLimitStore(shared.admin(), { prefix });
+    const hour = 60 * W;
+    const now = Date.now();
+    const start = now - (now % hour);
+    await store.consume([{ key: 'k', limit: 5, windowMs: W }], start + 1_000);
+    // Halfway through the next window: two windows after its start is 1.5 windows away.
+    await store.consume([{ key: 'k', limit: 5, windowMs: W }], start + W + W / 2);
+    expect(await stored(`${prefix}k`)).toEqual([start + W, 1, 1, 0, W]);
+    expect(await shared.admin().pttl(`${prefix}k`)).toBeLessThanOrEqual(1.5 * W);
+    // The same counter under a one-hour window (its window start is not before the hour's, so it is
+    // kept as it is): it must now last about two hours.
+    await store.consume([{ key: 'k', limit: 5, windowMs: hour }], start + W + W / 2);
+    expect(await stored(`${prefix}k`)).toEqual([start + W, 2, 1, 0, hour]);
+    expect(await shared.admin().pttl(`${prefix}k`)).toBeGreaterThan(hour);
+    await deleteKeys(shared.admin(), prefix);
+  });
+
+  it('reads a hash of the previous version (its counts and block carry over), rewriting it when written', async () => {
+    const prefix = `${RUN_PREFIX}upgrade:`;
+    const admin = shared.admin();
+    const store = new RedisRateLimitStore(admin, { prefix });
+    await admin.hset(`${prefix}counted`, { ws: T0, cur: 4, prev: 2, bu: 0 });
+    await admin.hset(`${prefix}blocked`, { ws: T0, cur: 1, prev: 0, bu: T0 + 10 * W });
+    await Promise.all([admin.pexpire(`${prefix}counted`, 2 * W), admin.pexpire(`${prefix}blocked`, 10 * W)]);
+
+    expect(
+      await store.consume(
+        [
+          { key: 'counted', limit: 8, windowMs: W },
+          { key: 'fresh', limit: 8, windowMs: W },
+        ],
+        T0 + W / 2,
+      ),
+    ).toMatchObject([
+      { allowed: true, remaining: 2 },
+      { allowed: true, remaining: 7 },
+    ]);
+    expect(await admin.type(`${prefix}counted`)).toBe('string');
+    expect(await stored(`${prefix}counted`)).toEqual([T0, 5, 2, 0, W]);
+    expect(await store.consume([{ key: 'blocked', limit: 5, windowMs: W }], T0 + W)).toMatchObject([
+      { allowed: false, remaining: 0, retryAfterMs: 9 * W },
+    ]);
+    await deleteKeys(admin, prefix);
+  });
+
+  it('counts a key it cannot read (another type, or not its format) as absent, and overwrites it', async () => {
+    const prefix = `${RUN_PREFIX}foreign:`;
+    const admin = shared.admin();
+    const store = new RedisRateLimitStore(admin, { prefix });
+    await admin.rpush(`${prefix}list`, 'x');
+    await admin.set(`${prefix}text`, 'not a rate-limit state');
+    expect(
+      await store.consume(
+        [
+          { key: 'list', limit: 5, windowMs: W },
+          { key: 'text', limit: 5, windowMs: W },
+        ],
+        T0,
+      ),
+    ).toMatchObject([
+      { allowed: true, remaining: 4 },
+      { allowed: true, remaining: 4 },
+    ]);
+    expect(await stored(`${prefix}list`)).toEqual([T0, 1, 0, 0, W]);
+    expect(await stored(`${prefix}text`)).toEqual([T0, 1, 0, 0, W]);
+    await deleteKeys(admin, prefix);
   });
 
   it('uses the prefix for every key, and keeps stores with different prefixes apart', async () => {
