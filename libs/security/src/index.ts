@@ -76,6 +76,7 @@ export { Public } from './principals/public.decorator.js';
 export { CurrentPrincipal, principalOf } from './principals/current-principal.decorator.js';
 export { Authenticator } from './principals/authenticator.js';
 export { AuthenticationGuard } from './principals/authentication.guard.js';
+export { SecurityPipelineGuard } from './security-pipeline.guard.js';
 export type { Principal, AuthMethod, PrincipalRateLimit } from './principals/principal.js';
 
 export { SecurityEvents } from './audit/security-events.service.js';
