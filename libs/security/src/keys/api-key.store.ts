@@ -1,5 +1,4 @@
 import { SecurityError } from '../core/errors.js';
-import type { PrincipalAccess, PrincipalStore } from '../principals/principal.store.js';
 import type { ApiKeyRecord, NewApiKey } from './api-key.record.js';
 
 /** Filter of `ApiKeyStore.list`. */
@@ -28,12 +27,6 @@ export class ApiKeyIdTakenError extends SecurityError {
   constructor(readonly keyId: string) {
     super('An API key with this id already exists', { keyId });
   }
-}
-
-/** What `ApiKeyStore.findWithAccess` answers. */
-export interface ApiKeyWithAccess {
-  readonly record: ApiKeyRecord;
-  readonly access: PrincipalAccess | null;
 }
 
 /**
@@ -78,15 +71,4 @@ export abstract class ApiKeyStore {
 
   /** Records uses in one batch. `lastUsedAt` only moves forward; unknown ids are ignored. */
   abstract recordUsage(usages: ReadonlyArray<ApiKeyUsage>): Promise<void>;
-
-  /**
-   * The key `id` with its owner's access (`principals.accessOf`), as authentication needs them on a cache
-   * miss; `access` is null when the owner is gone, the whole answer null when the key is. This default
-   * asks the two stores one after the other; an adapter that holds both tables answers in one round trip.
-   */
-  async findWithAccess(id: string, principals: PrincipalStore): Promise<ApiKeyWithAccess | null> {
-    const record = await this.findById(id);
-    if (!record) return null;
-    return { record, access: await principals.accessOf(record.principalId) };
-  }
 }

@@ -121,9 +121,9 @@ export class ApiKeyVerifier implements OnModuleDestroy {
 
   // null: no such key (remembered as unknown); undefined: its principal is gone.
   private async load(keyId: string): Promise<CachedKey | null | undefined> {
-    const found = await this.keys.findWithAccess(keyId, this.principals);
-    if (!found) return null;
-    const { record, access } = found;
+    const record = await this.keys.findById(keyId);
+    if (!record) return null;
+    const access = await this.principals.accessOf(record.principalId);
     if (!access) return undefined;
     const principal = access.principal;
     const rateLimit = rateLimitOf(record, principal);

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { ApiKeyRecord, NewApiKey } from '../../src/keys/api-key.record.js';
 import type { ApiKeyStore } from '../../src/keys/api-key.store.js';
-import type { PrincipalStore } from '../../src/principals/principal.store.js';
 import {
   at,
   newApiKey,
@@ -28,44 +27,12 @@ export function describeApiKeyStoreContract(name: string, makeStore: () => Promi
     let store: ApiKeyStore;
     let alice: string;
     let bob: string;
-    let principals: PrincipalStore;
-    useStoreWithAliceAndBob(makeStore, (given) => ({ store, alice, bob, principals } = given));
+    useStoreWithAliceAndBob(makeStore, (given) => ({ store, alice, bob } = given));
 
     const newKey = (principalId: string, extra: Partial<NewApiKey> = {}) =>
       newApiKey(principalId, { createdAt: at(0), ...extra });
     const create = (principalId: string, extra: Partial<NewApiKey> = {}) => store.create(newKey(principalId, extra));
     const ids = (keys: readonly ApiKeyRecord[]) => keys.map((key) => key.id);
-
-    describe('findWithAccess', () => {
-      it('answers the key with its owner’s access, as findById and accessOf do', async () => {
-        await principals.upsertRole('viewer', ['items:read', 'users:read']);
-        await principals.upsertRole('editor', ['users:write', 'users:read']);
-        await principals.assignRole(alice, 'viewer');
-        await principals.assignRole(alice, 'editor');
-        const key = await create(alice, { scopes: ['items:read'] });
-        const bare = await create(bob);
-
-        expect(await store.findWithAccess(key.id, principals)).toEqual({
-          record: await store.findById(key.id),
-          access: await principals.accessOf(alice),
-        });
-        expect(await store.findWithAccess(key.id, principals)).toMatchObject({
-          access: { roles: ['editor', 'viewer'], permissions: ['items:read', 'users:read', 'users:write'] },
-        });
-        // A principal without roles: empty lists, not null.
-        expect(await store.findWithAccess(bare.id, principals)).toMatchObject({
-          record: { id: bare.id, principalId: bob },
-          access: { principal: { id: bob, kind: 'service' }, roles: [], permissions: [] },
-        });
-      });
-
-      it('answers null for an unknown key, and sees a disabled owner', async () => {
-        expect(await store.findWithAccess(randomKeyId(), principals)).toBeNull();
-        const key = await create(bob);
-        await principals.disable(bob, at(60));
-        expect((await store.findWithAccess(key.id, principals))?.access?.principal.disabledAt).toEqual(at(60));
-      });
-    });
 
     describe('create and findById', () => {
       it('stores every field, adds the managed ones, and reads the same record back', async () => {

@@ -47,12 +47,12 @@ export function useContractFixture<F extends ContractFixture>(
  */
 export function useStoreWithAliceAndBob<S>(
   makeStore: () => Promise<StoreWithPrincipalsFixture<S>>,
-  receive: (given: { store: S; alice: string; bob: string; principals: PrincipalStore }) => void,
+  receive: (given: { store: S; alice: string; bob: string }) => void,
 ): void {
   useContractFixture(makeStore, async ({ store, principals }) => {
     const alice = (await principals.create({ kind: 'user', username: 'alice' })).id;
     const bob = (await principals.create({ kind: 'service', username: 'bob' })).id;
-    receive({ store, alice, bob, principals });
+    receive({ store, alice, bob });
   });
 }
 

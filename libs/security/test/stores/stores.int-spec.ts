@@ -86,16 +86,6 @@ function describePostgres({ label, open }: PostgresTarget): void {
         });
       });
 
-      it('reads a key with its owner’s access in one statement', async () => {
-        const key = await keys.create(newApiKey(principalId, { name: 'k' }));
-        let found: Awaited<ReturnType<TypeOrmApiKeyStore['findWithAccess']>> = null;
-
-        const statements = await statementsOf(async () => (found = await keys.findWithAccess(key.id, principals)));
-
-        expect(statements).toHaveLength(1);
-        expect(found).toEqual({ record: await keys.findById(key.id), access: await principals.accessOf(principalId) });
-      });
-
       it('writes every key mutation in one statement', async () => {
         const key = newApiKey(principalId, { name: 'k', secretHash: 'aa' });
         const next = { ...key, id: randomKeyId() };

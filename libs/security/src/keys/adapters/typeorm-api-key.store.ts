@@ -1,11 +1,5 @@
 import type { DataSource } from 'typeorm';
-import {
-  PRINCIPAL_COLUMNS,
-  TypeOrmPrincipalStore,
-  toPrincipal,
-  type PrincipalRow,
-} from '../../principals/adapters/typeorm-principal.store.js';
-import { isUuid, PrincipalStore, UnknownPrincipalError } from '../../principals/principal.store.js';
+import { isUuid, UnknownPrincipalError } from '../../principals/principal.store.js';
 import type { ApiKeyRecord, NewApiKey } from '../api-key.record.js';
 import {
   ApiKeyIdTakenError,
@@ -13,7 +7,6 @@ import {
   type ApiKeyListFilter,
   type ApiKeyRotation,
   type ApiKeyUsage,
-  type ApiKeyWithAccess,
 } from '../api-key.store.js';
 
 interface ApiKeyRow {
@@ -80,46 +73,6 @@ export class TypeOrmApiKeyStore extends ApiKeyStore {
   async findById(id: string): Promise<ApiKeyRecord | null> {
     const rows: ApiKeyRow[] = await this.dataSource.query(`SELECT ${COLUMNS} FROM api_keys WHERE id = $1`, [id]);
     return rows[0] ? toRecord(rows[0]) : null;
-  }
-
-  /**
-   * One round trip when `principals` is the PostgreSQL principal store on the same DataSource: the key,
-   * its owner and the owner's roles and permissions in one statement (the verifier's cache miss).
-   */
-  override async findWithAccess(id: string, principals: PrincipalStore): Promise<ApiKeyWithAccess | null> {
-    if (!(principals instanceof TypeOrmPrincipalStore) || !principals.uses(this.dataSource)) {
-      return super.findWithAccess(id, principals);
-    }
-    const owner = PRINCIPAL_COLUMNS.split(', ')
-      .map((column) => `p.${column} AS owner_${column}`)
-      .join(', ');
-    const rows: Array<
-      ApiKeyRow & Record<`owner_${keyof PrincipalRow}`, unknown> & { roles: string[]; permissions: string[] }
-    > = await this.dataSource.query(
-      `SELECT ${COLUMNS.replace(/(\w+)/g, 'k.$1')}, ${owner},
-              COALESCE(array_agg(DISTINCT pr.role) FILTER (WHERE pr.role IS NOT NULL), '{}')::text[] AS roles,
-              COALESCE(array_agg(DISTINCT rp.permission) FILTER (WHERE rp.permission IS NOT NULL), '{}')::text[]
-                AS permissions
-       FROM api_keys k
-       LEFT JOIN principals p ON p.id = k.principal_id
-       LEFT JOIN principal_roles pr ON pr.principal_id = p.id
-       LEFT JOIN role_permissions rp ON rp.role = pr.role
-       WHERE k.id = $1
-       GROUP BY k.id, p.id`,
-      [id],
-    );
-    const row = rows[0];
-    if (!row) return null;
-    const record = toRecord(row);
-    if (row.owner_id === null) return { record, access: null };
-    const ownerRow = Object.fromEntries(
-      PRINCIPAL_COLUMNS.split(', ').map((column) => [column, row[`owner_${column}` as `owner_${keyof PrincipalRow}`]]),
-    ) as unknown as PrincipalRow;
-    // Sorted here, as TypeOrmPrincipalStore.accessOf does, whatever the database collation.
-    return {
-      record,
-      access: { principal: toPrincipal(ownerRow), roles: row.roles.sort(), permissions: row.permissions.sort() },
-    };
   }
 
   async list(filter: ApiKeyListFilter = {}): Promise<ApiKeyRecord[]> {

@@ -14,8 +14,7 @@ import {
   type RoleRecord,
 } from '../principal.store.js';
 
-/** A `principals` row as `pg` returns it. */
-export interface PrincipalRow {
+interface PrincipalRow {
   id: string;
   kind: PrincipalRecord['kind'];
   username: string;
@@ -26,7 +25,7 @@ export interface PrincipalRow {
   disabled_at: Date | null;
 }
 
-export const PRINCIPAL_COLUMNS = 'id, kind, username, email, password_hash, attributes, created_at, disabled_at';
+const PRINCIPAL_COLUMNS = 'id, kind, username, email, password_hash, attributes, created_at, disabled_at';
 
 /**
  * Principals and roles in Postgres, with raw parameterised SQL: each mutation is one statement (or
@@ -177,11 +176,6 @@ export class TypeOrmPrincipalStore extends PrincipalStore {
     return rows.map((row) => row.role).sort();
   }
 
-  /** Whether this store reads `dataSource` (so another store on it may join its tables). */
-  uses(dataSource: DataSource): boolean {
-    return this.dataSource === dataSource;
-  }
-
   async accessOf(principalId: string): Promise<PrincipalAccess | null> {
     if (!isUuid(principalId)) return null;
     // One round trip: it runs on every cache miss of authentication.
@@ -204,7 +198,7 @@ export class TypeOrmPrincipalStore extends PrincipalStore {
   }
 }
 
-export function toPrincipal(row: PrincipalRow): PrincipalRecord {
+function toPrincipal(row: PrincipalRow): PrincipalRecord {
   return {
     id: row.id,
     kind: row.kind,
