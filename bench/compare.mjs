@@ -57,7 +57,7 @@ import { importAutocannon, load, median, ms, startServer } from './lib/http-load
 import { listenAndReport } from './lib/nest-app.mjs';
 import { DEFAULT_DATABASE_URL, createDatabase, openDataSource } from './lib/postgres.mjs';
 import { processCpuMicros, processRssMb } from './lib/proc.mjs';
-import { deleteMatching } from './lib/redis.mjs';
+import { connectBenchRedis } from './lib/redis.mjs';
 import { findWrk, runWrk, wrkVersion } from './lib/wrk.mjs';
 import { createBareApp } from './fixtures/bare-app.mjs';
 import { createFullApp, seedLibraryClients, SEED_CONCURRENCY } from './fixtures/full-app.mjs';
@@ -297,18 +297,12 @@ function clientIp(index) {
 
 /** Checks that Redis answers, and registers the deletion of every key under `prefix`. */
 async function connectRedis(prefix, cleanups) {
-  const { Redis } = await import('ioredis');
-  const redis = new Redis(args['redis-url'], { lazyConnect: true, maxRetriesPerRequest: 1 });
-  redis.on('error', () => {});
-  try {
-    await redis.connect();
-  } catch (error) {
-    throw new Error(`cannot connect to Redis at ${redactUrl(args['redis-url'])} (${error.message}); pass --redis-url`);
-  }
-  cleanups.add(async () => {
-    const deleted = await deleteMatching(redis, `${prefix}*`);
-    progress(`deleted ${deleted.toLocaleString('en-US')} Redis keys under ${prefix}`);
-    redis.disconnect();
+  await connectBenchRedis(args['redis-url'], {
+    prefix,
+    hint: 'pass --redis-url',
+    onCleanup: (cleanup) => cleanups.add(cleanup),
+    progress,
+    redactUrl,
   });
 }
 

@@ -55,7 +55,7 @@ import { runInNewContext } from 'node:vm';
 import { LIBRARY, fail, loadAverage, loadSettings, machineSummary, positive, requireLibrary } from './lib/cli.mjs';
 import { importAutocannon, ms, startServer } from './lib/http-load.mjs';
 import { createAdapter, decorateMethod, listenAndReport } from './lib/nest-app.mjs';
-import { deleteMatching } from './lib/redis.mjs';
+import { connectBenchRedis } from './lib/redis.mjs';
 
 const DEFAULT_REDIS_URL = process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SIGV4 = { region: 'us-east-1', service: 'api' };
@@ -282,22 +282,19 @@ function signOne(lib, scheme, credentials, url, body) {
 // Part 1: verification in process
 
 async function connectRedis(cleanups) {
-  const { Redis } = await import('ioredis');
-  const redis = new Redis(args['redis-url'], { lazyConnect: true, maxRetriesPerRequest: 1 });
-  redis.on('error', () => {});
-  try {
-    await redis.connect();
-  } catch (error) {
-    fail(
-      `cannot connect to Redis at ${redact(args['redis-url'])} (${error.message}); start it, pass --redis-url or --no-redis`,
-    );
-  }
   const prefix = `nas-bench-sig:${randomBytes(6).toString('hex')}:`;
-  cleanups.push(async () => {
-    const deleted = await deleteMatching(redis, `${prefix}*`);
-    progress(`deleted ${deleted.toLocaleString('en-US')} Redis keys under ${prefix}`);
-    redis.disconnect();
-  });
+  let redis;
+  try {
+    redis = await connectBenchRedis(args['redis-url'], {
+      prefix,
+      hint: 'start it, pass --redis-url or --no-redis',
+      onCleanup: (cleanup) => cleanups.push(cleanup),
+      progress,
+      redactUrl: redact,
+    });
+  } catch (error) {
+    fail(error.message);
+  }
   const version = /^redis_version:(\S+)/m.exec(await redis.info('server'))?.[1] ?? 'unknown';
   return { client: redis, prefix, version };
 }
