@@ -1,18 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { Clock, totpCode } from '@app/security';
 import {
+  TEST_ISSUER,
+  TEST_AUDIENCE,
   generateTestSigningKey,
   signAccessToken,
   startTestAuthorizationServer,
   type TestAuthorizationServer,
   type TestSigningKey,
-} from '../libs/security/src/oauth/oauth.test-helpers.js';
+} from '../libs/security/test/support/oauth.js';
 import { ADAPTERS, startDemo, type RunningDemo } from './support/demo-app.js';
 import { eventOf } from './support/events.js';
 import { createIdentity, type Identity } from './support/identities.js';
 
-const ISSUER = 'https://idp.test.example/';
-const AUDIENCE = 'demo-api';
 const PASSWORD = 'correct horse battery staple 42';
 const STEP_UP_CHALLENGE =
   'Bearer error="insufficient_user_authentication", error_description="A recent second factor is required", max_age=300';
@@ -49,8 +49,8 @@ describe.each(ADAPTERS)('MFA and step-up on %s', (adapter) => {
     });
   const tokenFor = (sub: string, extra: Record<string, unknown> = {}) =>
     signAccessToken(key, {
-      iss: ISSUER,
-      aud: AUDIENCE,
+      iss: TEST_ISSUER,
+      aud: TEST_AUDIENCE,
       sub,
       client_id: 'admin-console',
       scope: 'users:delete users:read',
@@ -66,7 +66,11 @@ describe.each(ADAPTERS)('MFA and step-up on %s', (adapter) => {
   beforeAll(async () => {
     key = await generateTestSigningKey('ES256', 'mfa-1');
     idp = await startTestAuthorizationServer([key]);
-    server = await startDemo(adapter, { OAUTH_ISSUER: ISSUER, OAUTH_AUDIENCE: AUDIENCE, OAUTH_JWKS_URL: idp.jwksUrl });
+    server = await startDemo(adapter, {
+      OAUTH_ISSUER: TEST_ISSUER,
+      OAUTH_AUDIENCE: TEST_AUDIENCE,
+      OAUTH_JWKS_URL: idp.jwksUrl,
+    });
     // The middle of a TOTP step, so a code computed here is never on a step boundary.
     now = Math.floor(Date.now() / 30_000) * 30_000 + 15_000;
     vi.spyOn(server.demo.app.get(Clock), 'now').mockImplementation(() => now);

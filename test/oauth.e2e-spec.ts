@@ -3,6 +3,8 @@ import { request as httpRequest } from 'node:http';
 import { exportSPKI, importJWK, type CryptoKey } from 'jose';
 import { Clock } from '@app/security';
 import {
+  TEST_ISSUER,
+  TEST_AUDIENCE,
   forgeToken,
   generateTestSigningKey,
   signAccessToken,
@@ -10,14 +12,12 @@ import {
   tamperPayload,
   type TestAuthorizationServer,
   type TestSigningKey,
-} from '../libs/security/src/oauth/oauth.test-helpers.js';
+} from '../libs/security/test/support/oauth.js';
 import { ADAPTERS, startDemo, type RunningDemo } from './support/demo-app.js';
 import { eventOf } from './support/events.js';
 import { createIdentity, type Identity } from './support/identities.js';
 import { SIGNING_MASTER_KEYS } from './support/signing.js';
 
-const ISSUER = 'https://idp.test.example/';
-const AUDIENCE = 'demo-api';
 const CLIENT = 'web-app';
 
 // Bodies are checked field by field, so `any` is the honest type here.
@@ -39,8 +39,8 @@ describe.each(ADAPTERS)('OAuth 2.0 bearer tokens on %s', (adapter) => {
     ec = await generateTestSigningKey('ES256', 'ec-1');
     idp = await startTestAuthorizationServer([rsa, ec]);
     server = await startDemo(adapter, {
-      OAUTH_ISSUER: ISSUER,
-      OAUTH_AUDIENCE: AUDIENCE,
+      OAUTH_ISSUER: TEST_ISSUER,
+      OAUTH_AUDIENCE: TEST_AUDIENCE,
       OAUTH_JWKS_URL: idp.jwksUrl,
       OAUTH_SCOPE_MAP: 'docs=documents:read,documents:write; everything=*:*',
       // jose times its JWKS cooldown with Date.now(), which the suite does not pin: keep it short and poll.
@@ -58,8 +58,8 @@ describe.each(ADAPTERS)('OAuth 2.0 bearer tokens on %s', (adapter) => {
   });
 
   const claims = (sub: string, extra: Record<string, unknown> = {}) => ({
-    iss: ISSUER,
-    aud: AUDIENCE,
+    iss: TEST_ISSUER,
+    aud: TEST_AUDIENCE,
     sub,
     client_id: CLIENT,
     scope: 'items:read documents:read',
@@ -280,8 +280,8 @@ describe.each(ADAPTERS)('OAuth configuration of the demo in production on %s', (
     SIGNING_MASTER_KEYS,
     API_KEY_PEPPER: 'p'.repeat(40),
     SECURITY_LINT_ALLOW: 'signing-nonces-not-shared',
-    OAUTH_ISSUER: ISSUER,
-    OAUTH_AUDIENCE: AUDIENCE,
+    OAUTH_ISSUER: TEST_ISSUER,
+    OAUTH_AUDIENCE: TEST_AUDIENCE,
   };
 
   it('refuses to boot with a plain http JWKS URL off loopback, naming the lint rule', async () => {
@@ -291,6 +291,6 @@ describe.each(ADAPTERS)('OAuth configuration of the demo in production on %s', (
   });
 
   it('refuses half of the OAuth settings', async () => {
-    await expect(startDemo(adapter, { OAUTH_ISSUER: ISSUER })).rejects.toThrow(/must be set together/);
+    await expect(startDemo(adapter, { OAUTH_ISSUER: TEST_ISSUER })).rejects.toThrow(/must be set together/);
   });
 });

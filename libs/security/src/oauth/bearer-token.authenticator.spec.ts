@@ -7,14 +7,14 @@ import { resolveSecurityOptions } from '../options/resolve-security-options.js';
 import { MemoryPrincipalStore } from '../principals/adapters/memory-principal.store.js';
 import { BearerTokenAuthenticator } from './bearer-token.authenticator.js';
 import {
+  TEST_ISSUER,
   generateTestSigningKey,
   signAccessToken,
   startTestAuthorizationServer,
   type TestAuthorizationServer,
   type TestSigningKey,
-} from './oauth.test-helpers.js';
+} from '../../test/support/oauth.js';
 
-const ISSUER = 'https://idp.test.example/';
 const NOW = Date.UTC(2026, 0, 1);
 
 function request(authorization: string | string[] | undefined): HttpRequestLike {
@@ -58,7 +58,7 @@ describe('BearerTokenAuthenticator', () => {
     await store.assignRole(userId, 'editor');
     const options = resolveSecurityOptions({
       oauth: {
-        issuer: ISSUER,
+        issuer: TEST_ISSUER,
         audience: 'demo-api',
         jwksUrl: idp.jwksUrl,
         scopeMap: { docs: ['documents:*'] },
@@ -74,7 +74,7 @@ describe('BearerTokenAuthenticator', () => {
 
   const jwt = (extra: Record<string, unknown> = {}) =>
     signAccessToken(key, {
-      iss: ISSUER,
+      iss: TEST_ISSUER,
       aud: 'demo-api',
       sub: userId,
       client_id: 'web-app',
@@ -161,7 +161,7 @@ describe('BearerTokenAuthenticator', () => {
       reason: 'unknown_subject',
       sub: stranger,
       kid: 'rsa-1',
-      iss: ISSUER,
+      iss: TEST_ISSUER,
       clientId: 'web-app',
     });
   });

@@ -3,6 +3,8 @@ import { ManualClock } from '../core/clock.js';
 import { TokenCheckUnavailableError, TokenRejection } from './core/token-rejection.js';
 import { JwtAccessTokenVerifier } from './jwt-access-token.verifier.js';
 import {
+  TEST_ISSUER,
+  TEST_AUDIENCE,
   forgeToken,
   generateTestSigningKey,
   signAccessToken,
@@ -10,11 +12,9 @@ import {
   tamperPayload,
   type TestAuthorizationServer,
   type TestSigningKey,
-} from './oauth.test-helpers.js';
+} from '../../test/support/oauth.js';
 import { resolveOAuthOptions, type OAuthOptions, type ResolvedOAuthOptions } from './oauth-options.js';
 
-const ISSUER = 'https://idp.test.example/';
-const AUDIENCE = 'demo-api';
 const SUB = '0b5e3a52-8f0c-4a8e-9d51-3c0b0e6f4a11';
 const NOW = Date.UTC(2026, 0, 1) / 1000;
 
@@ -39,12 +39,12 @@ describe('JwtAccessTokenVerifier', () => {
 
   const options = (extra: Partial<OAuthOptions> = {}): ResolvedOAuthOptions =>
     resolveOAuthOptions(
-      { issuer: ISSUER, audience: AUDIENCE, jwksUrl: server.jwksUrl, ...extra },
+      { issuer: TEST_ISSUER, audience: TEST_AUDIENCE, jwksUrl: server.jwksUrl, ...extra },
       { production: false, warnings: [] },
     ) as ResolvedOAuthOptions;
   const claims = (extra: Record<string, unknown> = {}) => ({
-    iss: ISSUER,
-    aud: AUDIENCE,
+    iss: TEST_ISSUER,
+    aud: TEST_AUDIENCE,
     sub: SUB,
     client_id: 'web-app',
     iat: NOW,
@@ -131,8 +131,10 @@ describe('JwtAccessTokenVerifier', () => {
   });
 
   it('accepts any of several audiences', async () => {
-    const verifier = new JwtAccessTokenVerifier(options({ audience: ['a', AUDIENCE] }), clock);
-    await expect(verifier.verify(await signAccessToken(rsa, claims({ aud: ['x', AUDIENCE] })))).resolves.toBeDefined();
+    const verifier = new JwtAccessTokenVerifier(options({ audience: ['a', TEST_AUDIENCE] }), clock);
+    await expect(
+      verifier.verify(await signAccessToken(rsa, claims({ aud: ['x', TEST_AUDIENCE] }))),
+    ).resolves.toBeDefined();
   });
 
   describe('JWKS cache', () => {

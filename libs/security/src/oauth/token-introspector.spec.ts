@@ -1,6 +1,6 @@
 import { ManualClock } from '../core/clock.js';
 import { TokenCheckUnavailableError, TokenRejection } from './core/token-rejection.js';
-import { startTestAuthorizationServer, type TestAuthorizationServer } from './oauth.test-helpers.js';
+import { startTestAuthorizationServer, TEST_ISSUER, type TestAuthorizationServer } from '../../test/support/oauth.js';
 import {
   resolveOAuthOptions,
   type ResolvedOAuthIntrospectionOptions,
@@ -30,7 +30,7 @@ describe('TokenIntrospector', () => {
   const introspector = (cacheMaxAge = '5m') => {
     const options = resolveOAuthOptions(
       {
-        issuer: 'https://idp.test.example/',
+        issuer: TEST_ISSUER,
         audience: 'demo-api',
         jwksUrl: server.jwksUrl,
         introspection: { url: server.introspectionUrl, clientId: 'demo api', clientSecret: 's3cret:&', cacheMaxAge },

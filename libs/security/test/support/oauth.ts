@@ -3,6 +3,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 
+/** The issuer and audience the OAuth suites configure and sign tokens for. */
+export const TEST_ISSUER = 'https://idp.test.example/';
+export const TEST_AUDIENCE = 'demo-api';
+
 /** A signing key of the test authorization server, with its public JWK (`kid`, `alg`, `use: sig`). */
 export interface TestSigningKey {
   readonly kid: string;
