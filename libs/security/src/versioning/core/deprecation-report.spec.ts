@@ -1,29 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { DeprecatedCallCount } from '../deprecation-usage.store.js';
+import { callCount, seen } from '../../../test/versioning/deprecation-usage-store.contract.js';
 import { buildDeprecationReport, callKeyOf, compareCounts, mergeCounts } from './deprecation-report.js';
 
-const T = (minute: number): Date => new Date(Date.UTC(2027, 2, 1, 10, minute));
-
-function row(fields: Partial<DeprecatedCallCount> = {}): DeprecatedCallCount {
-  return {
-    version: '1',
-    method: 'GET',
-    path: '/v1/items',
-    principalId: 'principal-a',
-    keyId: 'key-a',
-    count: 1,
-    refused: 0,
-    firstSeenAt: T(0),
-    lastSeenAt: T(0),
-    lastPhase: 'deprecated',
-    ...fields,
-  };
-}
+const T = (minute: number): Date => seen(minute * 60);
 
 describe('callKeyOf', () => {
   it('is the same for the same route, version, principal and key, whatever the counts and times', () => {
-    expect(callKeyOf(row())).toBe(
-      callKeyOf(row({ count: 9, refused: 3, firstSeenAt: T(5), lastSeenAt: T(9), lastPhase: 'gone' })),
+    expect(callKeyOf(callCount())).toBe(
+      callKeyOf(callCount({ count: 9, refused: 3, firstSeenAt: T(5), lastSeenAt: T(9), lastPhase: 'gone' })),
     );
   });
 
@@ -37,24 +22,28 @@ describe('callKeyOf', () => {
     ['principal against a public call', { principalId: null }],
     ['key against a call without a key', { keyId: null }],
   ])('differs by %s', (_label, fields) => {
-    expect(callKeyOf(row(fields))).not.toBe(callKeyOf(row()));
+    expect(callKeyOf(callCount(fields))).not.toBe(callKeyOf(callCount()));
   });
 
   it('does not confuse values that move between fields', () => {
-    expect(callKeyOf(row({ principalId: 'a', keyId: '' }))).not.toBe(callKeyOf(row({ principalId: '', keyId: 'a' })));
-    expect(callKeyOf(row({ version: '1', path: '/x' }))).not.toBe(callKeyOf(row({ version: '', path: '1/x' })));
+    expect(callKeyOf(callCount({ principalId: 'a', keyId: '' }))).not.toBe(
+      callKeyOf(callCount({ principalId: '', keyId: 'a' })),
+    );
+    expect(callKeyOf(callCount({ version: '1', path: '/x' }))).not.toBe(
+      callKeyOf(callCount({ version: '', path: '1/x' })),
+    );
   });
 
   it("maps null and '' to the same key, by design: the store keeps '' for a null version, principal or key", () => {
-    expect(callKeyOf(row({ version: null, principalId: null, keyId: null }))).toBe(
-      callKeyOf(row({ version: '', principalId: '', keyId: '' })),
+    expect(callKeyOf(callCount({ version: null, principalId: null, keyId: null }))).toBe(
+      callKeyOf(callCount({ version: '', principalId: '', keyId: '' })),
     );
   });
 });
 
 describe('mergeCounts', () => {
   it('sums the counts and the refusals, keeping the key', () => {
-    const merged = mergeCounts(row({ count: 3, refused: 1 }), row({ count: 4, refused: 2 }));
+    const merged = mergeCounts(callCount({ count: 3, refused: 1 }), callCount({ count: 4, refused: 2 }));
     expect(merged).toMatchObject({
       version: '1',
       method: 'GET',
@@ -67,8 +56,8 @@ describe('mergeCounts', () => {
   });
 
   it('widens first and last seen to cover both, in either order', () => {
-    const a = row({ firstSeenAt: T(10), lastSeenAt: T(20) });
-    const b = row({ firstSeenAt: T(5), lastSeenAt: T(30) });
+    const a = callCount({ firstSeenAt: T(10), lastSeenAt: T(20) });
+    const b = callCount({ firstSeenAt: T(5), lastSeenAt: T(30) });
     for (const merged of [mergeCounts(a, b), mergeCounts(b, a)]) {
       expect(merged.firstSeenAt.getTime()).toBe(T(5).getTime());
       expect(merged.lastSeenAt.getTime()).toBe(T(30).getTime());
@@ -76,8 +65,8 @@ describe('mergeCounts', () => {
   });
 
   it('keeps the wider range when the other lies inside it', () => {
-    const wide = row({ firstSeenAt: T(0), lastSeenAt: T(50) });
-    const narrow = row({ firstSeenAt: T(10), lastSeenAt: T(20) });
+    const wide = callCount({ firstSeenAt: T(0), lastSeenAt: T(50) });
+    const narrow = callCount({ firstSeenAt: T(10), lastSeenAt: T(20) });
     for (const merged of [mergeCounts(wide, narrow), mergeCounts(narrow, wide)]) {
       expect(merged.firstSeenAt.getTime()).toBe(T(0).getTime());
       expect(merged.lastSeenAt.getTime()).toBe(T(50).getTime());
@@ -85,15 +74,19 @@ describe('mergeCounts', () => {
   });
 
   it('keeps the phase of the later call, whichever order the counts are merged in', () => {
-    const earlier = row({ firstSeenAt: T(0), lastSeenAt: T(10), lastPhase: 'warning' });
-    const later = row({ firstSeenAt: T(5), lastSeenAt: T(20), lastPhase: 'brownout' });
+    const earlier = callCount({ firstSeenAt: T(0), lastSeenAt: T(10), lastPhase: 'warning' });
+    const later = callCount({ firstSeenAt: T(5), lastSeenAt: T(20), lastPhase: 'brownout' });
     expect(mergeCounts(earlier, later).lastPhase).toBe('brownout');
     expect(mergeCounts(later, earlier).lastPhase).toBe('brownout');
   });
 
   it('compares the times by value, not by Date identity', () => {
-    const a = row({ firstSeenAt: new Date(T(5).getTime()), lastSeenAt: new Date(T(30).getTime()), lastPhase: 'gone' });
-    const b = row({ firstSeenAt: T(10), lastSeenAt: T(20), lastPhase: 'warning' });
+    const a = callCount({
+      firstSeenAt: new Date(T(5).getTime()),
+      lastSeenAt: new Date(T(30).getTime()),
+      lastPhase: 'gone',
+    });
+    const b = callCount({ firstSeenAt: T(10), lastSeenAt: T(20), lastPhase: 'warning' });
     const merged = mergeCounts(b, a);
     expect(merged.firstSeenAt.getTime()).toBe(T(5).getTime());
     expect(merged.lastSeenAt.getTime()).toBe(T(30).getTime());
@@ -101,8 +94,8 @@ describe('mergeCounts', () => {
   });
 
   it('changes neither input', () => {
-    const a = row({ count: 2, firstSeenAt: T(10), lastSeenAt: T(20), lastPhase: 'warning' });
-    const b = row({ count: 5, firstSeenAt: T(0), lastSeenAt: T(30), lastPhase: 'closed' });
+    const a = callCount({ count: 2, firstSeenAt: T(10), lastSeenAt: T(20), lastPhase: 'warning' });
+    const b = callCount({ count: 5, firstSeenAt: T(0), lastSeenAt: T(30), lastPhase: 'closed' });
     const before = [structuredClone(a), structuredClone(b)];
     mergeCounts(a, b);
     expect([a, b]).toEqual(before);
@@ -112,14 +105,14 @@ describe('mergeCounts', () => {
 describe('compareCounts', () => {
   it('orders by version (unversioned first), path, method, then count highest first, then principal and key', () => {
     const ordered = [
-      row({ version: null, path: '/legacy', principalId: 'p' }),
-      row({ version: '1', path: '/v1/items', method: 'GET', count: 9, principalId: 'z' }),
-      row({ version: '1', path: '/v1/items', method: 'GET', count: 2, principalId: 'a', keyId: 'k1' }),
-      row({ version: '1', path: '/v1/items', method: 'GET', count: 2, principalId: 'a', keyId: 'k2' }),
-      row({ version: '1', path: '/v1/items', method: 'GET', count: 2, principalId: 'b', keyId: null }),
-      row({ version: '1', path: '/v1/items', method: 'POST', count: 50 }),
-      row({ version: '1', path: '/v1/items/:id', method: 'DELETE', count: 100 }),
-      row({ version: '2', path: '/a', count: 1 }),
+      callCount({ version: null, path: '/legacy', principalId: 'p' }),
+      callCount({ version: '1', path: '/v1/items', method: 'GET', count: 9, principalId: 'z' }),
+      callCount({ version: '1', path: '/v1/items', method: 'GET', count: 2, principalId: 'a', keyId: 'k1' }),
+      callCount({ version: '1', path: '/v1/items', method: 'GET', count: 2, principalId: 'a', keyId: 'k2' }),
+      callCount({ version: '1', path: '/v1/items', method: 'GET', count: 2, principalId: 'b', keyId: null }),
+      callCount({ version: '1', path: '/v1/items', method: 'POST', count: 50 }),
+      callCount({ version: '1', path: '/v1/items/:id', method: 'DELETE', count: 100 }),
+      callCount({ version: '2', path: '/a', count: 1 }),
     ];
     const shuffled = [ordered[5], ordered[2], ordered[7], ordered[0], ordered[4], ordered[6], ordered[1], ordered[3]];
     expect([...shuffled].sort(compareCounts)).toEqual(ordered);
@@ -127,7 +120,7 @@ describe('compareCounts', () => {
   });
 
   it('is 0 for rows with the same key and count', () => {
-    expect(compareCounts(row({ lastPhase: 'gone' }), row({ lastPhase: 'warning' }))).toBe(0);
+    expect(compareCounts(callCount({ lastPhase: 'gone' }), callCount({ lastPhase: 'warning' }))).toBe(0);
   });
 });
 
@@ -138,9 +131,9 @@ describe('buildDeprecationReport', () => {
 
   it('groups callers by version, method and path, highest count first, with ISO times and null ids kept', () => {
     const report = buildDeprecationReport([
-      row({ principalId: 'few', keyId: 'k-few', count: 2, firstSeenAt: T(1), lastSeenAt: T(2) }),
-      row({ method: 'POST', principalId: 'poster', count: 1, refused: 1, lastPhase: 'closed' }),
-      row({
+      callCount({ principalId: 'few', keyId: 'k-few', count: 2, firstSeenAt: T(1), lastSeenAt: T(2) }),
+      callCount({ method: 'POST', principalId: 'poster', count: 1, refused: 1, lastPhase: 'closed' }),
+      callCount({
         principalId: null,
         keyId: null,
         count: 7,
@@ -149,8 +142,8 @@ describe('buildDeprecationReport', () => {
         lastSeenAt: T(4),
         lastPhase: 'gone',
       }),
-      row({ version: '2', path: '/v2/legacy', principalId: 'v2', keyId: null, count: 1 }),
-      row({ principalId: 'many', keyId: 'k-many', count: 40, firstSeenAt: T(0), lastSeenAt: T(59) }),
+      callCount({ version: '2', path: '/v2/legacy', principalId: 'v2', keyId: null, count: 1 }),
+      callCount({ principalId: 'many', keyId: 'k-many', count: 40, firstSeenAt: T(0), lastSeenAt: T(59) }),
     ]);
     expect(report).toStrictEqual({
       routes: [
@@ -164,8 +157,8 @@ describe('buildDeprecationReport', () => {
               keyId: 'k-many',
               count: 40,
               refused: 0,
-              firstSeenAt: '2027-03-01T10:00:00.000Z',
-              lastSeenAt: '2027-03-01T10:59:00.000Z',
+              firstSeenAt: '2027-03-01T10:00:00.123Z',
+              lastSeenAt: '2027-03-01T10:59:00.123Z',
               lastPhase: 'deprecated',
             },
             {
@@ -173,8 +166,8 @@ describe('buildDeprecationReport', () => {
               keyId: null,
               count: 7,
               refused: 7,
-              firstSeenAt: '2027-03-01T10:03:00.000Z',
-              lastSeenAt: '2027-03-01T10:04:00.000Z',
+              firstSeenAt: '2027-03-01T10:03:00.123Z',
+              lastSeenAt: '2027-03-01T10:04:00.123Z',
               lastPhase: 'gone',
             },
             {
@@ -182,8 +175,8 @@ describe('buildDeprecationReport', () => {
               keyId: 'k-few',
               count: 2,
               refused: 0,
-              firstSeenAt: '2027-03-01T10:01:00.000Z',
-              lastSeenAt: '2027-03-01T10:02:00.000Z',
+              firstSeenAt: '2027-03-01T10:01:00.123Z',
+              lastSeenAt: '2027-03-01T10:02:00.123Z',
               lastPhase: 'deprecated',
             },
           ],
@@ -198,8 +191,8 @@ describe('buildDeprecationReport', () => {
               keyId: 'key-a',
               count: 1,
               refused: 1,
-              firstSeenAt: '2027-03-01T10:00:00.000Z',
-              lastSeenAt: '2027-03-01T10:00:00.000Z',
+              firstSeenAt: '2027-03-01T10:00:00.123Z',
+              lastSeenAt: '2027-03-01T10:00:00.123Z',
               lastPhase: 'closed',
             },
           ],
@@ -214,8 +207,8 @@ describe('buildDeprecationReport', () => {
               keyId: null,
               count: 1,
               refused: 0,
-              firstSeenAt: '2027-03-01T10:00:00.000Z',
-              lastSeenAt: '2027-03-01T10:00:00.000Z',
+              firstSeenAt: '2027-03-01T10:00:00.123Z',
+              lastSeenAt: '2027-03-01T10:00:00.123Z',
               lastPhase: 'deprecated',
             },
           ],
@@ -226,8 +219,8 @@ describe('buildDeprecationReport', () => {
 
   it('keeps the same path under two versions apart, the unversioned route first', () => {
     const report = buildDeprecationReport([
-      row({ version: '1', path: '/items', count: 1 }),
-      row({ version: null, path: '/items', count: 2 }),
+      callCount({ version: '1', path: '/items', count: 1 }),
+      callCount({ version: null, path: '/items', count: 2 }),
     ]);
     expect(report.routes.map((route) => [route.version, route.path, route.callers[0]!.count])).toEqual([
       [null, '/items', 2],
@@ -236,7 +229,7 @@ describe('buildDeprecationReport', () => {
   });
 
   it('does not reorder the rows it is given', () => {
-    const rows = [row({ count: 1, principalId: 'x' }), row({ count: 5, principalId: 'y' })];
+    const rows = [callCount({ count: 1, principalId: 'x' }), callCount({ count: 5, principalId: 'y' })];
     buildDeprecationReport(rows);
     expect(rows.map((r) => r.principalId)).toEqual(['x', 'y']);
   });
