@@ -29,7 +29,7 @@ async function bootstrap(): Promise<void> {
     if (closing) process.exit(1);
     closing = true;
     Logger.log(`${signal}: finishing in-flight requests, then closing`, 'Demo');
-    drain(demo.app.getHttpServer() as Server)
+    drain(demo.app.getHttpServer() as Server, config.shutdownTimeoutMs)
       .then(() => demo.close())
       .then(
         () => process.exit(0),
@@ -43,15 +43,13 @@ async function bootstrap(): Promise<void> {
   process.on('SIGINT', shutdown);
 }
 
-const DRAIN_TIMEOUT_MS = 10_000;
-
 /**
  * Stops accepting connections, closes idle keep-alive ones, and resolves once every in-flight request
- * has been answered (or after DRAIN_TIMEOUT_MS, when the rest are cut).
+ * has been answered (or after `timeoutMs`, when the rest are cut).
  */
-function drain(server: Server): Promise<void> {
+function drain(server: Server, timeoutMs: number): Promise<void> {
   return new Promise((resolve) => {
-    const force = setTimeout(() => server.closeAllConnections(), DRAIN_TIMEOUT_MS).unref();
+    const force = setTimeout(() => server.closeAllConnections(), timeoutMs).unref();
     // A keep-alive connection becomes idle once its response is written; close those as they appear.
     const sweep = setInterval(() => server.closeIdleConnections(), 100).unref();
     server.close(() => {

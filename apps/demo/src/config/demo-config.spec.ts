@@ -97,10 +97,16 @@ describe('readDemoConfig: HTTPS, the redirect listener and the server timeouts',
     });
   });
 
+  it('reads SHUTDOWN_TIMEOUT as a duration, 10 s when unset', () => {
+    expect(readDemoConfig({}).shutdownTimeoutMs).toBe(10_000);
+    expect(readDemoConfig({ SHUTDOWN_TIMEOUT: '2500ms' }).shutdownTimeoutMs).toBe(2_500);
+  });
+
   it.each([
     [{ HTTP_HEADERS_TIMEOUT: '10' }, /HTTP_HEADERS_TIMEOUT must be a duration/],
     [{ HTTP_REQUEST_TIMEOUT: '0s' }, /HTTP_REQUEST_TIMEOUT must be a duration/],
     [{ HTTP_KEEP_ALIVE_TIMEOUT: 'off' }, /HTTP_KEEP_ALIVE_TIMEOUT must be a duration/],
+    [{ SHUTDOWN_TIMEOUT: 'soon' }, /SHUTDOWN_TIMEOUT must be a duration/],
     [{ HTTP_HEADERS_TIMEOUT: '40s' }, /HTTP_HEADERS_TIMEOUT must not be longer than HTTP_REQUEST_TIMEOUT/],
   ])('refuses %o', (env, message) => {
     expect(() => readDemoConfig(env)).toThrow(message);

@@ -68,6 +68,11 @@ export interface DemoConfig {
     readonly keepAliveTimeoutMs: number;
   };
   /**
+   * `SHUTDOWN_TIMEOUT` (`10s`): on SIGTERM or SIGINT, how long in-flight requests may take to finish before their
+   * connections are cut; batched writes (audit events, key usage, deprecated-call counts) are flushed after that.
+   */
+  readonly shutdownTimeoutMs: number;
+  /**
    * The lifecycle of `/v1/...` (`deprecations.versions['1']`): `V1_DEPRECATED_AT` and `V1_SUNSET_AT` (both or
    * neither), `V1_WARNING_FROM`, `V1_CLOSED_TO_NEW_CLIENTS_AT` (ISO 8601 UTC instants), `V1_BROWNOUTS`
    * (`start/end` windows, comma-separated), `V1_DEPRECATION_LINK` (default `/docs#/items`, the OpenAPI page of both versions).
@@ -150,6 +155,7 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
     tls,
     httpRedirect: httpRedirect(env, port, tls !== undefined),
     serverTimeouts: serverTimeouts(env),
+    shutdownTimeoutMs: duration('SHUTDOWN_TIMEOUT', env.SHUTDOWN_TIMEOUT, 10_000),
     v1Deprecation: v1Deprecation(env),
     oauth: oauth(env),
     sessions: sessionOptionsOf(env, (message) => {
