@@ -83,7 +83,11 @@ export class AppModule {
           cors: { origins: config.corsOrigins, credentials: config.corsCredentials },
           lint: { allow: config.lintAllow },
           rateLimit: { policies: config.rateLimits, onStoreError: config.rateLimitOnStoreError },
-          apiKeys: { pepper: config.apiKeyPepper },
+          apiKeys: {
+            pepper: config.apiKeyPepper,
+            cacheTtl: config.apiKeyCache.ttl,
+            staleIfError: config.apiKeyCache.staleIfError,
+          },
           audit: { log: config.securityLog, spillDir: `${config.dataDir}/audit` },
           changes: { transport: config.changesTransport ?? (database.embedded ? 'polling' : 'auto') },
           anomalies: { failedAuthPerIp: config.anomalies.failedAuthPerIp, blockFor: config.anomalies.blockFor },

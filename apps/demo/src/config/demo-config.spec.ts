@@ -193,3 +193,34 @@ describe('readDemoConfig: the v1 deprecation (V1_*)', () => {
     },
   );
 });
+
+describe('readDemoConfig: the API-key cache (API_KEY_CACHE_TTL, API_KEY_STALE_IF_ERROR)', () => {
+  it("leaves both to the library's defaults when unset or blank", () => {
+    expect(readDemoConfig({}).apiKeyCache).toEqual({ ttl: undefined, staleIfError: undefined });
+    expect(readDemoConfig({ API_KEY_CACHE_TTL: ' ', API_KEY_STALE_IF_ERROR: '' }).apiKeyCache).toEqual({
+      ttl: undefined,
+      staleIfError: undefined,
+    });
+  });
+
+  it('takes durations, and off for no stale window, which SecurityModule accepts', () => {
+    const config = readDemoConfig({ API_KEY_CACHE_TTL: '1s', API_KEY_STALE_IF_ERROR: '5m' });
+    expect(config.apiKeyCache).toEqual({ ttl: '1s', staleIfError: '5m' });
+    const { ttl, staleIfError } = config.apiKeyCache;
+    expect(resolveSecurityOptions({ apiKeys: { cacheTtl: ttl, staleIfError } }).apiKeys).toMatchObject({
+      cacheTtlMs: 1_000,
+      staleIfErrorMs: 300_000,
+    });
+    expect(readDemoConfig({ API_KEY_STALE_IF_ERROR: 'off' }).apiKeyCache.staleIfError).toBe(false);
+  });
+
+  it.each([
+    [{ API_KEY_CACHE_TTL: '30' }, /API_KEY_CACHE_TTL must be a duration/],
+    [{ API_KEY_CACHE_TTL: 'off' }, /API_KEY_CACHE_TTL must be a duration/],
+    [{ API_KEY_STALE_IF_ERROR: '5 minutes' }, /API_KEY_STALE_IF_ERROR must be a duration .* or off/],
+    [{ API_KEY_STALE_IF_ERROR: '0s' }, /API_KEY_STALE_IF_ERROR must be a duration/],
+  ])('refuses %o', (env, message) => {
+    expect(() => readDemoConfig(env)).toThrow(DemoConfigError);
+    expect(() => readDemoConfig(env)).toThrow(message);
+  });
+});

@@ -25,6 +25,13 @@ export interface DemoConfig {
   readonly securityLog: boolean;
   /** `API_KEY_PEPPER`: secret mixed into stored key hashes. */
   readonly apiKeyPepper?: string;
+  /**
+   * `API_KEY_CACHE_TTL` (a duration, default `30s`): how long a verified key is served from memory before it
+   * is read again. `API_KEY_STALE_IF_ERROR` (a duration, or `off`, the default): while the database does
+   * not answer, how much longer a cached key is still accepted (never past its expiry) before requests
+   * that need it get 503. Passed as `apiKeys.cacheTtl` and `apiKeys.staleIfError`.
+   */
+  readonly apiKeyCache: { readonly ttl?: string; readonly staleIfError?: string | false };
   /** `RATE_LIMIT_IP` and `RATE_LIMIT_PRINCIPAL` (a limit such as `1000/60s`, or `off`), `RATE_LIMIT_LOGIN`. */
   readonly rateLimits: { readonly ip?: string | false; readonly principal?: string | false; readonly login?: string };
   /** `RATE_LIMIT_ON_STORE_ERROR` (`local`, `open` or `closed`): what rate limits do while Redis is down; unset: `local`. */
@@ -132,6 +139,10 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
     lintAllow: list(env.SECURITY_LINT_ALLOW),
     trustProxy: trustProxy(env.TRUST_PROXY),
     apiKeyPepper: nonEmpty(env.API_KEY_PEPPER),
+    apiKeyCache: {
+      ttl: durationText('API_KEY_CACHE_TTL', nonEmpty(env.API_KEY_CACHE_TTL)),
+      staleIfError: offOrDuration('API_KEY_STALE_IF_ERROR', env.API_KEY_STALE_IF_ERROR),
+    },
     securityLog: env.SECURITY_LOG !== 'off',
     changesTransport: nonEmpty(env.CHANGES_TRANSPORT) as DemoConfig['changesTransport'],
     rateLimits: {
@@ -302,6 +313,22 @@ function serverTimeouts(env: NodeJS.ProcessEnv): DemoConfig['serverTimeouts'] {
     throw new DemoConfigError('HTTP_HEADERS_TIMEOUT must not be longer than HTTP_REQUEST_TIMEOUT');
   }
   return timeouts;
+}
+
+// Checked here so the error names the variable; SecurityModule takes the text as it is.
+function durationText(name: string, text: string | undefined): string | undefined {
+  if (text !== undefined && parseDuration(text) === undefined) {
+    throw new DemoConfigError(`${name} must be a duration such as 500ms, 10s or 2m, not "${text}"`);
+  }
+  return text;
+}
+
+function offOrDuration(name: string, value: string | undefined): string | false | undefined {
+  const text = offOr(value);
+  if (text !== false && text !== undefined && parseDuration(text) === undefined) {
+    throw new DemoConfigError(`${name} must be a duration such as 500ms, 10s or 2m, or off, not "${text}"`);
+  }
+  return text;
 }
 
 function duration(name: string, value: string | undefined, fallback: number): number {

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { MemorySecurityChangeBus } from '../changes/adapters/memory-security-change.bus.js';
 import { ManualClock } from '../core/clock.js';
-import { InvalidCredentialsError } from '../core/errors.js';
+import { InvalidCredentialsError, SecurityStoreUnavailableError } from '../core/errors.js';
 import { resolveSecurityOptions } from '../options/resolve-security-options.js';
+import type { SecurityModuleOptions } from '../options/security-options.js';
 import { MemoryPrincipalStore } from '../principals/adapters/memory-principal.store.js';
 import { MemoryApiKeyStore } from './adapters/memory-api-key.store.js';
 import { ApiKeyUsageRecorder } from './api-key-usage.recorder.js';
@@ -12,7 +13,7 @@ import { hashSecret, parsePepperRing, type PepperRing } from './core/secret-hash
 
 const quiet = { log: () => undefined, warn: () => undefined };
 
-async function setup(ring: PepperRing = parsePepperRing(undefined)) {
+async function setup(ring: PepperRing = parsePepperRing(undefined), options: SecurityModuleOptions = {}) {
   const clock = new ManualClock(Date.UTC(2026, 5, 1));
   const principals = new MemoryPrincipalStore();
   const keys = new MemoryApiKeyStore(principals);
@@ -23,7 +24,7 @@ async function setup(ring: PepperRing = parsePepperRing(undefined)) {
   await principals.assignRole(owner.id, 'viewer');
   const usage = new ApiKeyUsageRecorder(keys);
   const verifier = (withRing = ring) =>
-    new ApiKeyVerifier(resolveSecurityOptions({}), withRing, keys, principals, usage, clock, bus);
+    new ApiKeyVerifier(resolveSecurityOptions(options), withRing, keys, principals, usage, clock, bus);
   const issue = async (
     extra: {
       expiresAt?: Date | null;
@@ -66,7 +67,12 @@ async function setup(ring: PepperRing = parsePepperRing(undefined)) {
 const reasonOf = (promise: Promise<unknown>) =>
   promise.then(
     () => 'accepted',
-    (error: unknown) => (error instanceof InvalidCredentialsError ? error.reason : String(error)),
+    (error: unknown) =>
+      error instanceof InvalidCredentialsError
+        ? error.reason
+        : error instanceof SecurityStoreUnavailableError
+          ? 'unavailable'
+          : String(error),
   );
 
 describe('ApiKeyVerifier', () => {
@@ -189,6 +195,117 @@ describe('ApiKeyVerifier', () => {
     await usage.flush();
     expect((await keys.findById(key.id))!.lastUsedAt).toEqual(new Date(clock.now()));
     await usage.onModuleDestroy();
+  });
+
+  describe('while the key store does not answer', () => {
+    const TTL_MS = 1_000;
+    const STALE_MS = 3_000;
+    const staleSetup = async (apiKeys: SecurityModuleOptions['apiKeys'] = { cacheTtl: '1s', staleIfError: '3s' }) => {
+      const context = await setup(undefined, { apiKeys });
+      const subject = context.verifier();
+      /** The store goes away: every look-up rejects, as a cut connection does. */
+      const cut = () => {
+        vi.spyOn(context.keys, 'findById').mockRejectedValue(new Error('connect ECONNREFUSED'));
+        vi.spyOn(context.principals, 'accessOf').mockRejectedValue(new Error('connect ECONNREFUSED'));
+      };
+      return { ...context, subject, cut };
+    };
+
+    it('serves a cached key past its TTL within the stale window, then refuses it as unavailable', async () => {
+      const { subject, issue, clock, cut } = await staleSetup();
+      const key = await issue();
+      expect(await reasonOf(subject.verify(key.key))).toBe('accepted');
+      cut();
+      clock.advance(TTL_MS);
+      expect(await reasonOf(subject.verify(key.key))).toBe('accepted');
+      clock.advance(STALE_MS - 1);
+      expect(await reasonOf(subject.verify(key.key))).toBe('accepted');
+      clock.advance(1);
+      expect(await reasonOf(subject.verify(key.key))).toBe('unavailable');
+    });
+
+    it('answers unavailable (503), never unknown, for a key it has not seen', async () => {
+      const { subject, cut } = await staleSetup();
+      cut();
+      const error = await subject.verify(generateApiKey().key).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(SecurityStoreUnavailableError);
+      expect(error).toMatchObject({ code: 'ERR_SECURITY_STORE_UNAVAILABLE', retryAfterSeconds: 2 });
+    });
+
+    it('refuses a stale key from its expiry on, inside the stale window', async () => {
+      const { subject, issue, clock, cut } = await staleSetup();
+      const key = await issue({ expiresAt: new Date(clock.now() + TTL_MS + 500) });
+      expect(await reasonOf(subject.verify(key.key))).toBe('accepted');
+      cut();
+      clock.advance(TTL_MS + 499);
+      expect(await reasonOf(subject.verify(key.key))).toBe('accepted');
+      clock.advance(1);
+      expect(await reasonOf(subject.verify(key.key))).not.toBe('accepted');
+    });
+
+    it('checks the secret, revocation time and environment of a stale entry as of a fresh one', async () => {
+      const { subject, issue, keys, clock, cut } = await staleSetup();
+      const key = await issue();
+      // A rotation's grace: revoked two seconds from now, known to the cached record.
+      await keys.revoke(key.id, new Date(clock.now() + 2_000));
+      expect(await reasonOf(subject.verify(key.key))).toBe('accepted');
+      cut();
+      clock.advance(TTL_MS);
+      const { apiKeyChecksum } = await import('./core/api-key-format.js');
+      const forgedBody = key.key.slice(0, 20) + generateApiKey().key.slice(20, 42);
+      expect(await reasonOf(subject.verify(forgedBody + apiKeyChecksum(forgedBody)))).toBe('mismatch');
+      const otherEnvironment = key.key.replace('_live_', '_test_').slice(0, 42);
+      expect(await reasonOf(subject.verify(otherEnvironment + apiKeyChecksum(otherEnvironment)))).toBe('mismatch');
+      expect(await reasonOf(subject.verify(key.key))).toBe('accepted');
+      clock.advance(1_000);
+      expect(await reasonOf(subject.verify(key.key))).toBe('revoked');
+    });
+
+    it('honours a change that never reached this instance at most the stale window late (the trade-off)', async () => {
+      const { subject, principalWith, issue, principals, clock, keys } = await staleSetup();
+      const owner = await principalWith({});
+      const key = await issue({ principalId: owner.id });
+      expect(await reasonOf(subject.verify(key.key))).toBe('accepted');
+      // Disabled by another instance while this one is cut off from the store and from its broadcasts.
+      await principals.disable(owner.id, new Date(clock.now()));
+      clock.advance(TTL_MS);
+      const lookups = vi.spyOn(keys, 'findById').mockRejectedValue(new Error('connect ECONNREFUSED'));
+      expect(await reasonOf(subject.verify(key.key))).toBe('accepted');
+      clock.advance(STALE_MS);
+      expect(await reasonOf(subject.verify(key.key))).toBe('unavailable');
+      // The store back: the reload sees the change.
+      lookups.mockRestore();
+      expect(await reasonOf(subject.verify(key.key))).toBe('principal_disabled');
+    });
+
+    it.each<[string, (context: Awaited<ReturnType<typeof setup>>, keyId: string, ownerId: string) => unknown]>([
+      ['a broadcast revocation', ({ bus }, keyId) => bus.publish({ kind: 'api-key', id: keyId })],
+      [
+        'a broadcast change of its principal',
+        ({ bus }, _keyId, ownerId) => bus.publish({ kind: 'principal', id: ownerId }),
+      ],
+      ['a resync of the change bus', ({ bus }) => (bus as unknown as { resync(): void }).resync()],
+    ])('never serves stale a key dropped by %s', async (_name, invalidate) => {
+      const context = await staleSetup();
+      const key = await context.issue();
+      expect(await reasonOf(context.subject.verify(key.key))).toBe('accepted');
+      context.cut();
+      await invalidate(context, key.id, context.owner.id);
+      expect(await reasonOf(context.subject.verify(key.key))).toBe('unavailable');
+      context.clock.advance(TTL_MS);
+      expect(await reasonOf(context.subject.verify(key.key))).toBe('unavailable');
+    });
+
+    it('refuses as unavailable as soon as the TTL is over when the stale window is off (the default)', async () => {
+      const { subject, issue, clock, cut } = await staleSetup({ cacheTtl: '1s' });
+      const key = await issue();
+      expect(await reasonOf(subject.verify(key.key))).toBe('accepted');
+      cut();
+      clock.advance(TTL_MS - 1);
+      expect(await reasonOf(subject.verify(key.key))).toBe('accepted');
+      clock.advance(1);
+      expect(await reasonOf(subject.verify(key.key))).toBe('unavailable');
+    });
   });
 
   describe('rate-limit override', () => {

@@ -1,5 +1,5 @@
 import { hash, timingSafeEqual } from 'node:crypto';
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { effectiveKeyPermissions } from '../authz/core/permissions.js';
 import { CredentialCache } from '../changes/credential-cache.js';
 import { SecurityChangeBus } from '../changes/security-change.bus.js';
@@ -19,6 +19,7 @@ import { hashSecret, needsRehash, verifySecret, type PepperRing } from './core/s
 /** Injection token of the parsed `API_KEY_PEPPER` ring. */
 export const API_KEY_PEPPER_RING = Symbol.for('nest-api-security.apiKeyPepperRing');
 
+// When API keys are switched off (`apiKeys: false`) the verifier is still built; today's defaults then.
 const CACHE_TTL_MS = 30_000;
 const NEGATIVE_TTL_MS = 5_000;
 const CACHE_MAX = 10_000;
@@ -48,6 +49,8 @@ export interface VerifiedApiKey {
  * key records (short TTL, never past a key's expiry, dropped on every change broadcast and on resync),
  * a negative cache of unknown ids, and a constant-time comparison of the secret's hash on every request
  * (the peppered HMAC the first time a secret is seen for a cached record, a SHA-256 of it after that).
+ * With `apiKeys.staleIfError`, a cached key whose reload fails (database down) is served for that much
+ * longer, never past its expiry, and goes through every check below like a fresh one.
  */
 @Injectable()
 export class ApiKeyVerifier implements OnModuleDestroy {
@@ -68,8 +71,11 @@ export class ApiKeyVerifier implements OnModuleDestroy {
       bus,
       kind: 'api-key',
       max: CACHE_MAX,
-      ttlMs: CACHE_TTL_MS,
+      ttlMs: options.apiKeys ? options.apiKeys.cacheTtlMs : CACHE_TTL_MS,
+      staleIfErrorMs: options.apiKeys ? options.apiKeys.staleIfErrorMs : 0,
       negativeTtlMs: NEGATIVE_TTL_MS,
+      now: () => this.clock.now(),
+      logger: new Logger('Security'),
     });
   }
 
@@ -105,14 +111,15 @@ export class ApiKeyVerifier implements OnModuleDestroy {
     this.cache.close();
   }
 
-  // A store that cannot answer is a 503 (deny, retry later), never a 500 and never an accepted key.
+  // A store that cannot answer is a 503 (deny, retry later), never a 500 and never an accepted key; the
+  // cache may answer with a stale entry instead, within the stale window (never past the key's expiry).
   private async loadOrUnavailable(keyId: string): Promise<CachedKey | undefined> {
     try {
       return await this.cache.load(
         keyId,
         () => this.load(keyId),
-        // Never past the key's expiry.
-        (entry) => (entry.record.expiresAt ? entry.record.expiresAt.getTime() - this.clock.now() : CACHE_TTL_MS),
+        // Never past the key's expiry, fresh or stale.
+        (entry) => (entry.record.expiresAt ? entry.record.expiresAt.getTime() - this.clock.now() : Infinity),
       );
     } catch (error) {
       throw new SecurityStoreUnavailableError('credential', 2, { cause: error });

@@ -24,6 +24,8 @@ describe('resolveSecurityOptions', () => {
       queryParam: false,
       defaultExpiryMs: false,
       pepper: undefined,
+      cacheTtlMs: 30_000,
+      staleIfErrorMs: 0,
     });
     expect(options.changes).toEqual({ transport: 'auto', pollIntervalMs: 250 });
     const policy = (name: string, limit: number, windowMs: number) => ({
@@ -111,6 +113,13 @@ describe('resolveSecurityOptions', () => {
       queueCapacity: 10_000,
       headIntervalMs: 60_000,
     });
+  });
+
+  it('reads the key cache TTL and the stale-if-error window; false switches the window off', () => {
+    const on = resolveSecurityOptions({ apiKeys: { cacheTtl: '5s', staleIfError: '5m' } });
+    expect(on.apiKeys).toMatchObject({ cacheTtlMs: 5_000, staleIfErrorMs: 300_000 });
+    const off = resolveSecurityOptions({ apiKeys: { staleIfError: false } });
+    expect(off.apiKeys).toMatchObject({ cacheTtlMs: 30_000, staleIfErrorMs: 0 });
   });
 
   it('merges partial feature options over the defaults', () => {
@@ -378,6 +387,12 @@ describe('resolveSecurityOptions', () => {
     ['a key prefix with an underscore', { apiKeys: { prefix: 'sk_x' } }, 'ERR_SECURITY_CONFIG_INVALID_KEY_PREFIX'],
     ['an upper-case key prefix', { apiKeys: { prefix: 'SK' } }, 'ERR_SECURITY_CONFIG_INVALID_KEY_PREFIX'],
     ['an unknown key environment', { apiKeys: { environment: 'prod' } }, 'ERR_SECURITY_CONFIG_INVALID_VALUE'],
+    ['a key cache TTL of zero', { apiKeys: { cacheTtl: '0s' } }, 'ERR_SECURITY_CONFIG_INVALID_DURATION'],
+    ['a key cache TTL in bare milliseconds', { apiKeys: { cacheTtl: 30_000 } }, 'ERR_SECURITY_CONFIG_INVALID_DURATION'],
+    ['a stale window of zero (use false)', { apiKeys: { staleIfError: '0s' } }, 'ERR_SECURITY_CONFIG_INVALID_DURATION'],
+    ['a stale window of true', { apiKeys: { staleIfError: true } }, 'ERR_SECURITY_CONFIG_INVALID_DURATION'],
+    // The spelling: refused rather than silently ignored.
+    ['an unknown apiKeys option', { apiKeys: { staleIfErrorMs: 300_000 } }, 'ERR_SECURITY_CONFIG_UNKNOWN_OPTION'],
     [
       'CORS "*" with credentials',
       { cors: { origins: ['*'], credentials: true } },

@@ -99,6 +99,15 @@ export function resolveSecurityOptions(
     })(),
     apiKeys: feature(options.apiKeys, 'apiKeys', (raw) => {
       const d = SECURITY_DEFAULTS.apiKeys;
+      knownKeys(raw, 'apiKeys', [
+        'prefix',
+        'environment',
+        'queryParam',
+        'defaultExpiry',
+        'pepper',
+        'cacheTtl',
+        'staleIfError',
+      ]);
       const prefix = raw.prefix ?? d.prefix;
       if (typeof prefix !== 'string' || !KEY_PREFIX.test(prefix)) {
         fail(
@@ -127,7 +136,10 @@ export function resolveSecurityOptions(
           'apiKeys.pepper: not set, so key hashes are plain SHA-256; set API_KEY_PEPPER (32+ random bytes)',
         );
       }
-      return { prefix, environment: keyEnvironment, queryParam, defaultExpiryMs, pepper };
+      const cacheTtlMs = duration(raw.cacheTtl ?? d.cacheTtl, 'apiKeys.cacheTtl');
+      const staleIfError = raw.staleIfError ?? d.staleIfError;
+      const staleIfErrorMs = staleIfError === false ? 0 : duration(staleIfError, 'apiKeys.staleIfError');
+      return { prefix, environment: keyEnvironment, queryParam, defaultExpiryMs, pepper, cacheTtlMs, staleIfErrorMs };
     }),
     rateLimit: feature(options.rateLimit, 'rateLimit', (raw) => resolveRateLimit(raw, options.redis, warnings)),
     limits: resolveLimits(section(options.limits, 'limits', false) ?? {}),

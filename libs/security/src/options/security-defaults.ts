@@ -8,6 +8,9 @@ export const SECURITY_DEFAULTS = Object.freeze({
     environment: 'live' as const,
     queryParam: false as const,
     defaultExpiry: false as const,
+    cacheTtl: '30s',
+    // Off: a security library fails closed unless the operator chooses availability (see README).
+    staleIfError: false as const,
   }),
   rateLimit: Object.freeze({
     policies: Object.freeze({ ip: '1000/60s', principal: '100/60s', login: '5/300s' }),

@@ -48,6 +48,19 @@ export interface ApiKeyOptions {
    * Without it keys are stored as plain SHA-256, which a production boot warns about.
    */
   readonly pepper?: string;
+  /**
+   * How long a verified key is served from memory before it is read again, a duration (default `30s`).
+   * Change broadcasts drop entries sooner; never past a key's expiry.
+   */
+  readonly cacheTtl?: string;
+  /**
+   * While the database cannot answer, a cached key past `cacheTtl` is still served for this much longer,
+   * a duration, then refused with 503 (default `false`: refused as soon as `cacheTtl` is over). Never past
+   * the key's expiry; what this instance learns of a revocation drops the entry at once. The trade-off: a
+   * revocation made elsewhere that does not reach this instance (its change subscription goes through the
+   * same failed database) is honoured up to `cacheTtl + staleIfError` late instead of `cacheTtl`.
+   */
+  readonly staleIfError?: string | false;
 }
 
 /** How changes (revocations, role edits) reach the other instances. */
@@ -422,6 +435,9 @@ export interface ResolvedSecurityOptions {
         readonly queryParam: string | false;
         readonly defaultExpiryMs: number | false;
         readonly pepper: string | undefined;
+        readonly cacheTtlMs: number;
+        /** 0: off. */
+        readonly staleIfErrorMs: number;
       }
     | false;
   readonly rateLimit: ResolvedRateLimitOptions | false;
