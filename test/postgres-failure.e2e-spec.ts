@@ -19,6 +19,8 @@ import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
 
 const CACHE_TTL_MS = 1_000;
 const STALE_IF_ERROR_MS = 5_000;
+// apiKeys.lookupTimeout's default: how long a key check waits for the database.
+const LOOKUP_TIMEOUT_MS = 2_000;
 // The expiring key is made just before the cut with this lifetime: its expiry falls well inside the
 // stale window of the cached key (which closes more than 5 s after the cut: the load reloads that key
 // up to the cut, and its last load is at most one TTL old), and well after the TTL (so it is served
@@ -292,6 +294,35 @@ describe.each(ADAPTERS)('API keys while Postgres fails under load, on %s', (adap
       const verified = await verifyAuditChain(rowsOf(store), { head: (await store.head())! });
       expect(verified).toMatchObject({ ok: true, firstBad: null });
       expect(verified.checked).toBeGreaterThanOrEqual(refused.length);
+    },
+    PHASE_TIMEOUT_MS,
+  );
+
+  it(
+    'gives up on a silent database (a partition) after the lookup timeout, not the driver’s 30 s',
+    async () => {
+      // The cached key loaded fresh just before the stall; then its TTL runs out, so it needs the database.
+      expect((await me(cached.key)).status).toBe(200);
+      proxy.stall();
+      await sleep(CACHE_TTL_MS + 100);
+      const timed = async (key: string) => {
+        const startedAt = Date.now();
+        const response = await me(key);
+        await response.arrayBuffer();
+        return { status: response.status, elapsedMs: Date.now() - startedAt };
+      };
+      // Correctness bounds, not speed targets: apiKeys.lookupTimeout (2 s) plus slack for a busy machine,
+      // far below the 30 s query timeout a hanging request would otherwise wait for.
+      const stale = await timed(cached.key);
+      expect(stale.status).toBe(200);
+      expect(stale.elapsedMs).toBeLessThan(LOOKUP_TIMEOUT_MS + 4_000);
+      const unseen = await timed(generateApiKey().key);
+      expect(unseen.status).toBe(503);
+      expect(unseen.elapsedMs).toBeLessThan(LOOKUP_TIMEOUT_MS + 4_000);
+
+      proxy.restore();
+      await expect.poll(async () => (await get('/health/ready')).status, POLL).toBe(200);
+      await expect.poll(async () => (await me(generateApiKey().key)).status, POLL).toBe(401);
     },
     PHASE_TIMEOUT_MS,
   );

@@ -224,6 +224,24 @@ describe('ApiKeyVerifier', () => {
       expect(await reasonOf(subject.verify(key.key))).toBe('unavailable');
     });
 
+    it('gives up on a silent store after lookupTimeout: the stale entry within its window, else unavailable', async () => {
+      const context = await setup(undefined, {
+        apiKeys: { cacheTtl: '1s', staleIfError: '3s', lookupTimeout: '50ms' },
+      });
+      const subject = context.verifier();
+      const key = await context.issue();
+      expect(await reasonOf(subject.verify(key.key))).toBe('accepted');
+      // A partition: the look-ups never settle.
+      const silent = () => new Promise<never>(() => undefined);
+      vi.spyOn(context.keys, 'findById').mockImplementation(silent);
+      vi.spyOn(context.principals, 'accessOf').mockImplementation(silent);
+      context.clock.advance(TTL_MS);
+      expect(await reasonOf(subject.verify(key.key))).toBe('accepted');
+      const unseen = await subject.verify(generateApiKey().key).catch((caught: unknown) => caught);
+      expect(unseen).toBeInstanceOf(SecurityStoreUnavailableError);
+      expect((unseen as Error).cause).toMatchObject({ message: 'no answer from the database within 50 ms' });
+    });
+
     it('answers unavailable (503), never unknown, for a key it has not seen', async () => {
       const { subject, cut } = await staleSetup();
       cut();

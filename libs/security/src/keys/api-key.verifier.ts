@@ -4,6 +4,7 @@ import { effectiveKeyPermissions } from '../authz/core/permissions.js';
 import { CredentialCache } from '../changes/credential-cache.js';
 import { SecurityChangeBus } from '../changes/security-change.bus.js';
 import { Clock } from '../core/clock.js';
+import { withTimeout } from '../core/with-timeout.js';
 import { parseLimit } from '../core/durations.js';
 import { InvalidCredentialsError, SecurityStoreUnavailableError } from '../core/errors.js';
 import type { ResolvedSecurityOptions } from '../options/security-options.js';
@@ -21,6 +22,7 @@ export const API_KEY_PEPPER_RING = Symbol.for('nest-api-security.apiKeyPepperRin
 
 // When API keys are switched off (`apiKeys: false`) the verifier is still built; today's defaults then.
 const CACHE_TTL_MS = 30_000;
+const LOOKUP_TIMEOUT_MS = 2_000;
 const NEGATIVE_TTL_MS = 5_000;
 const CACHE_MAX = 10_000;
 
@@ -56,6 +58,7 @@ export interface VerifiedApiKey {
 export class ApiKeyVerifier implements OnModuleDestroy {
   private readonly cache: CredentialCache<CachedKey>;
   private readonly prefix: string;
+  private readonly lookupTimeoutMs: number;
 
   constructor(
     @Inject(SECURITY_OPTIONS) options: ResolvedSecurityOptions,
@@ -67,6 +70,7 @@ export class ApiKeyVerifier implements OnModuleDestroy {
     bus: SecurityChangeBus,
   ) {
     this.prefix = options.apiKeys ? options.apiKeys.prefix : 'sk';
+    this.lookupTimeoutMs = options.apiKeys ? options.apiKeys.lookupTimeoutMs : LOOKUP_TIMEOUT_MS;
     this.cache = new CredentialCache({
       bus,
       kind: 'api-key',
@@ -117,7 +121,13 @@ export class ApiKeyVerifier implements OnModuleDestroy {
     try {
       return await this.cache.load(
         keyId,
-        () => this.load(keyId),
+        // A silent database (a partition) fails the check after lookupTimeout, not the driver's 30 s.
+        () =>
+          withTimeout(
+            this.load(keyId),
+            this.lookupTimeoutMs,
+            `no answer from the database within ${this.lookupTimeoutMs} ms`,
+          ),
         // Never past the key's expiry, fresh or stale.
         (entry) => (entry.record.expiresAt ? entry.record.expiresAt.getTime() - this.clock.now() : Infinity),
       );

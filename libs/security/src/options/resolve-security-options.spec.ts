@@ -26,6 +26,7 @@ describe('resolveSecurityOptions', () => {
       pepper: undefined,
       cacheTtlMs: 30_000,
       staleIfErrorMs: 0,
+      lookupTimeoutMs: 2_000,
     });
     expect(options.changes).toEqual({ transport: 'auto', pollIntervalMs: 250 });
     const policy = (name: string, limit: number, windowMs: number) => ({
@@ -120,6 +121,9 @@ describe('resolveSecurityOptions', () => {
     expect(on.apiKeys).toMatchObject({ cacheTtlMs: 5_000, staleIfErrorMs: 300_000 });
     const off = resolveSecurityOptions({ apiKeys: { staleIfError: false } });
     expect(off.apiKeys).toMatchObject({ cacheTtlMs: 30_000, staleIfErrorMs: 0 });
+    expect(resolveSecurityOptions({ apiKeys: { lookupTimeout: '750ms' } }).apiKeys).toMatchObject({
+      lookupTimeoutMs: 750,
+    });
   });
 
   it('merges partial feature options over the defaults', () => {
@@ -390,6 +394,7 @@ describe('resolveSecurityOptions', () => {
     ['a key cache TTL of zero', { apiKeys: { cacheTtl: '0s' } }, 'ERR_SECURITY_CONFIG_INVALID_DURATION'],
     ['a key cache TTL in bare milliseconds', { apiKeys: { cacheTtl: 30_000 } }, 'ERR_SECURITY_CONFIG_INVALID_DURATION'],
     ['a stale window of zero (use false)', { apiKeys: { staleIfError: '0s' } }, 'ERR_SECURITY_CONFIG_INVALID_DURATION'],
+    ['a lookup timeout of zero', { apiKeys: { lookupTimeout: '0s' } }, 'ERR_SECURITY_CONFIG_INVALID_DURATION'],
     ['a stale window of true', { apiKeys: { staleIfError: true } }, 'ERR_SECURITY_CONFIG_INVALID_DURATION'],
     // The spelling: refused rather than silently ignored.
     ['an unknown apiKeys option', { apiKeys: { staleIfErrorMs: 300_000 } }, 'ERR_SECURITY_CONFIG_UNKNOWN_OPTION'],

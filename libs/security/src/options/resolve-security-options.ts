@@ -107,6 +107,7 @@ export function resolveSecurityOptions(
         'pepper',
         'cacheTtl',
         'staleIfError',
+        'lookupTimeout',
       ]);
       const prefix = raw.prefix ?? d.prefix;
       if (typeof prefix !== 'string' || !KEY_PREFIX.test(prefix)) {
@@ -139,7 +140,17 @@ export function resolveSecurityOptions(
       const cacheTtlMs = duration(raw.cacheTtl ?? d.cacheTtl, 'apiKeys.cacheTtl');
       const staleIfError = raw.staleIfError ?? d.staleIfError;
       const staleIfErrorMs = staleIfError === false ? 0 : duration(staleIfError, 'apiKeys.staleIfError');
-      return { prefix, environment: keyEnvironment, queryParam, defaultExpiryMs, pepper, cacheTtlMs, staleIfErrorMs };
+      const lookupTimeoutMs = duration(raw.lookupTimeout ?? d.lookupTimeout, 'apiKeys.lookupTimeout');
+      return {
+        prefix,
+        environment: keyEnvironment,
+        queryParam,
+        defaultExpiryMs,
+        pepper,
+        cacheTtlMs,
+        staleIfErrorMs,
+        lookupTimeoutMs,
+      };
     }),
     rateLimit: feature(options.rateLimit, 'rateLimit', (raw) => resolveRateLimit(raw, options.redis, warnings)),
     limits: resolveLimits(section(options.limits, 'limits', false) ?? {}),

@@ -9,6 +9,7 @@ export const SECURITY_DEFAULTS = Object.freeze({
     queryParam: false as const,
     defaultExpiry: false as const,
     cacheTtl: '30s',
+    lookupTimeout: '2s',
     // Off: a security library fails closed unless the operator chooses availability (see README).
     staleIfError: false as const,
   }),

@@ -61,6 +61,12 @@ export interface ApiKeyOptions {
    * same failed database) is honoured up to `cacheTtl + staleIfError` late instead of `cacheTtl`.
    */
   readonly staleIfError?: string | false;
+  /**
+   * How long a key check waits for the database to read a key it does not have cached, a duration (default
+   * `2s`). Past it the check fails as if the database were down (the stale entry within `staleIfError`, else
+   * 503), so a silent database (a partition) does not hold requests for the driver's own, longer timeouts.
+   */
+  readonly lookupTimeout?: string;
 }
 
 /** How changes (revocations, role edits) reach the other instances. */
@@ -436,6 +442,7 @@ export interface ResolvedSecurityOptions {
         readonly defaultExpiryMs: number | false;
         readonly pepper: string | undefined;
         readonly cacheTtlMs: number;
+        readonly lookupTimeoutMs: number;
         /** 0: off. */
         readonly staleIfErrorMs: number;
       }
