@@ -96,8 +96,10 @@ export function compareAscii(a: string, b: string): number {
  * most repeated headers into one string with ', '; an array keeps the lines apart.
  */
 export function headerLines(headers: Readonly<Record<string, HeaderValue>>, name: string): string[] | undefined {
-  let value = headers[name];
-  if (value === undefined && name === 'host') value = headers[':authority'];
+  // Own properties only: Node's header objects inherit from Object.prototype, and a client picks `name`
+  // (`X-Signed-Headers: host;constructor`), which must read as an absent header, not as a function.
+  let value = Object.hasOwn(headers, name) ? headers[name] : undefined;
+  if (value === undefined && name === 'host' && Object.hasOwn(headers, ':authority')) value = headers[':authority'];
   if (value === undefined) return undefined;
   return typeof value === 'string' ? [value] : [...value];
 }

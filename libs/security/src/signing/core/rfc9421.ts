@@ -308,7 +308,8 @@ export function rfc9421VerifySignature(base: string, signature: Uint8Array, mate
 
 /** The key algorithm an RFC 9421 `alg` value names; throws 'unsupported_algorithm' for any other. */
 export function rfc9421Algorithm(alg: string): SignatureAlgorithm {
-  const algorithm = ALGORITHMS[alg];
+  // Own keys only: `alg="constructor"` must not name Object's constructor.
+  const algorithm = Object.hasOwn(ALGORITHMS, alg) ? ALGORITHMS[alg] : undefined;
   if (!algorithm) throw new SignatureVerificationError('unsupported_algorithm', `alg ${alg} is not supported`);
   return algorithm;
 }
