@@ -25,6 +25,8 @@ type Mode = (typeof MODES)[number];
 const LIMIT = 3;
 /** The default store timeout is 250 ms: no request may wait much longer. A correctness bound, not a benchmark. */
 const ANSWER_WITHIN_MS = 1_500;
+/** Many requests at once on a shared machine: the store timeout (250 ms) plus 2 s of slack. */
+const UNDER_LOAD_ANSWER_WITHIN_MS = 250 + 2_000;
 /** The requirement: decided by Redis again within 5 s of it coming back, noticed by polling every 100 ms. */
 const RECOVERY = { timeout: 5_000, interval: 100 };
 const PROBE_INTERVAL_MS = 1_000;
@@ -300,5 +302,76 @@ describe.each(ADAPTERS)('rate limiting while its Redis store fails, on %s', (ada
       expect(count('degraded', 'failure')).toBe(6);
       expect(count('shared', 'success')).toBe(6);
     });
+
+    it(
+      'stopped mid-load, with batches in flight: each mode answers as configured, and no request waits past the bound',
+      async () => {
+        // Every request its own client address, so only the mode (never the limit) decides: local and open
+        // answer 200 throughout, closed 200 until the store fails, then 503.
+        let next = 0;
+        const hitFresh = async (instance: Instance) => {
+          const n = next++;
+          const startedAt = performance.now();
+          const answer = await hit(instance, `10.6.${Math.floor(n / 250)}.${n % 250}`);
+          return { mode: instance.mode, startedAt, ...answer };
+        };
+        const callsBefore = new Map(instances.map((instance) => [instance, instance.consume.mock.calls.length]));
+        const pending = (instance: Instance) =>
+          instance.consume.mock.settledResults
+            .slice(callsBefore.get(instance))
+            .filter((result) => result.type === 'incomplete').length;
+        let running = true;
+        const background = instances.map(async (instance) => {
+          const answers = [];
+          while (running) answers.push(await hitFresh(instance));
+          return answers;
+        });
+        await new Promise((resolve) => setTimeout(resolve, 200));
+
+        // Redis holds the next commands unanswered, so the burst's EVALSHAs are in flight (sent, no reply)
+        // when the server goes away; it is stopped as soon as they are, well before the store timeout.
+        if (admin.status === 'wait') await admin.connect();
+        await admin.call('CLIENT', 'PAUSE', '2000', 'ALL');
+        const burst = instances.flatMap((instance) => Array.from({ length: 10 }, () => hitFresh(instance)));
+        await expect.poll(() => instances.every((instance) => pending(instance) > 0), { interval: 5 }).toBe(true);
+        const inFlightAtStop = instances.map(pending);
+        const stoppedAt = performance.now();
+        await redis.stop();
+        const answers = await Promise.all(burst);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        running = false;
+        answers.push(...(await Promise.all(background)).flat());
+
+        expect(inFlightAtStop.every((count) => count > 0)).toBe(true);
+        expect(answers.filter((answer) => answer.ms >= UNDER_LOAD_ANSWER_WITHIN_MS || answer.status === 500)).toEqual(
+          [],
+        );
+        for (const mode of MODES) {
+          const mine = answers.filter((answer) => answer.mode === mode);
+          const statuses = new Set(mine.map((answer) => answer.status));
+          expect([...statuses].sort((x, y) => x - y)).toEqual(mode === 'closed' ? [200, 503] : [200]);
+          for (const answer of mine.filter((a) => a.status === 503)) {
+            expect(answer.headers.get('content-type')).toMatch(PROBLEM_JSON);
+            expect(answer.headers.get('retry-after')).toBe('1');
+            expect(answer.body).toMatchObject({ status: 503, retry_after: 1 });
+          }
+          // Once a batch was in flight to a server going away, nothing passes unlimited on `closed`.
+          if (mode === 'closed') {
+            expect(mine.filter((answer) => answer.startedAt > stoppedAt && answer.status !== 503)).toEqual([]);
+          }
+        }
+        for (const instance of instances) {
+          expect(instance.limiter.mode).toBe('degraded');
+          // The failed batch rejected every call in it: none is left waiting for a reply that never comes.
+          expect(pending(instance)).toBe(0);
+        }
+
+        await redis.start();
+        await expectRecoveredWithin5s(7);
+        expectOutageReported(4, /\S/);
+        await expectSharedCounter(7);
+      },
+      PHASE_TIMEOUT_MS,
+    );
   });
 });

@@ -11,7 +11,7 @@ import { deleteKeys, testRedisClient, useTestRedis } from '../support/test-redis
 import { ManualClock } from '../../src/core/clock.js';
 import { SecurityStoreUnavailableError } from '../../src/core/errors.js';
 import { MemoryNonceStore } from '../../src/signing/adapters/memory-nonce.store.js';
-import { RedisNonceStore } from '../../src/signing/adapters/redis-nonce.store.js';
+import { NONCE_CLAIM_LUA, RedisNonceStore } from '../../src/signing/adapters/redis-nonce.store.js';
 import { describeNonceStoreContract } from './nonce-store.contract.js';
 
 const RUN_PREFIX = `nas_test:nonce:${randomBytes(6).toString('hex')}:`;
@@ -83,7 +83,7 @@ describe('MemoryNonceStore', () => {
 
 describe('RedisNonceStore without an answer', () => {
   it('rejects with SecurityStoreUnavailableError when a claim is not answered in time, never accepting it', async () => {
-    const silent = { set: () => new Promise<never>(() => {}) } as unknown as Redis;
+    const silent = { evalsha: () => new Promise<never>(() => {}) } as unknown as Redis;
     const store = new RedisNonceStore(silent, { commandTimeoutMs: 50 });
 
     await expect(store.claim('k', 60_000)).rejects.toBeInstanceOf(SecurityStoreUnavailableError);
@@ -94,7 +94,7 @@ describe('RedisNonceStore without an answer', () => {
   });
 
   it('rejects with SecurityStoreUnavailableError when the client refuses the command', async () => {
-    const refusing = { set: () => Promise.reject(new Error('Stream isn’t writeable')) } as unknown as Redis;
+    const refusing = { evalsha: () => Promise.reject(new Error('Stream isn’t writeable')) } as unknown as Redis;
 
     await expect(new RedisNonceStore(refusing).claim('k', 60_000)).rejects.toBeInstanceOf(
       SecurityStoreUnavailableError,
@@ -138,11 +138,29 @@ describeWithRedis('RedisNonceStore', () => {
 
     await store.claim('hmac-sha256:NASAAAAAAAAAAAAAAAAA:n', 30_000);
 
-    expect(await shared.admin().get(`${prefix}hmac-sha256:NASAAAAAAAAAAAAAAAAA:n`)).toBe('1');
+    expect(await shared.admin().get(`${prefix}hmac-sha256:NASAAAAAAAAAAAAAAAAA:n`)).toMatch(/^[\w-]{16}$/);
     const ttl = await shared.admin().pttl(`${prefix}hmac-sha256:NASAAAAAAAAAAAAAAAAA:n`);
     expect(ttl).toBeGreaterThan(25_000);
     expect(ttl).toBeLessThanOrEqual(30_000);
     await deleteKeys(shared.admin(), prefix);
+  });
+
+  it('accepts a claim the client ran twice (a re-send after a lost reply), and refuses every other', async () => {
+    const prefix = `${RUN_PREFIX}resend:`;
+    const admin = shared.admin();
+    await admin.script('LOAD', NONCE_CLAIM_LUA);
+    // ioredis re-sends a command in flight when the connection drops: Redis may run it twice.
+    const resending = {
+      evalsha: async (...args: Parameters<Redis['evalsha']>) => {
+        await admin.evalsha(...args);
+        return admin.evalsha(...args);
+      },
+    } as unknown as Redis;
+
+    expect(await new RedisNonceStore(resending, { prefix }).claim('k', 60_000)).toBe(true);
+    expect(await new RedisNonceStore(admin, { prefix }).claim('k', 60_000)).toBe(false);
+    expect(await new RedisNonceStore(resending, { prefix }).claim('k', 60_000)).toBe(false);
+    await deleteKeys(admin, prefix);
   });
 
   it('keeps stores with different prefixes apart, and defaults to nas:nonce:', async () => {
@@ -190,5 +208,94 @@ describeWithRedisServer('RedisNonceStore on a private server', () => {
       await server.start();
     }
     await expect.poll(() => store.claim('after', 60_000).catch(() => 'unavailable'), { timeout: 5_000 }).toBe(true);
+  });
+
+  it('still refuses a replay after a dropped connection, when Redis kept its data (no quarantine)', async () => {
+    const store = new RedisNonceStore(redis, { prefix: 'kept:', commandTimeoutMs: 300 });
+    expect(await store.claim('k', 60_000)).toBe(true);
+    await admin.call('CLIENT', 'KILL', 'ID', String(await redis.call('CLIENT', 'ID')));
+
+    await expect.poll(() => store.claim('k', 60_000).catch(() => 'unavailable'), { timeout: 5_000 }).toBe(false);
+    expect(await store.claim('fresh', 60_000)).toBe(true);
+  });
+
+  it('refuses every claim for one TTL once Redis comes back without the claims (restart), on every store', async () => {
+    const ttlMs = 1_500;
+    const warnings: string[] = [];
+    const logger = { warn: (message: string) => warnings.push(message) };
+    const [before, other] = [
+      new RedisNonceStore(redis, { prefix: 'lost:', commandTimeoutMs: 300, logger }),
+      new RedisNonceStore(redis, { prefix: 'lost:', commandTimeoutMs: 300, logger }),
+    ];
+    expect(await before.claim('k', ttlMs)).toBe(true);
+    expect(await other.claim('other', ttlMs)).toBe(true);
+    await server.stop();
+    await server.start();
+
+    // The first answer after the restart: the epoch changed, so 'k' may have been claimed; refused (while
+    // the client reconnects, refused as unavailable too), never accepted.
+    const outcomes: unknown[] = [];
+    await expect
+      .poll(
+        async () => {
+          const outcome = await before.claim('k', ttlMs).catch((error: Error) => error.cause);
+          outcomes.push(outcome);
+          return outcome instanceof Error ? outcome.message : outcome;
+        },
+        { timeout: 5_000 },
+      )
+      .toMatch(/nonce claims were lost/);
+    expect(outcomes.filter((outcome) => !(outcome instanceof Error))).toEqual([]);
+    await expect(before.claim('k', ttlMs)).rejects.toMatchObject({ store: 'nonce' });
+    // A store that had not noticed yet, and a store that never saw the old set, are refused as well.
+    await expect(other.claim('fresh', ttlMs)).rejects.toBeInstanceOf(SecurityStoreUnavailableError);
+    const newcomer = new RedisNonceStore(redis, { prefix: 'lost:', commandTimeoutMs: 300, logger });
+    await expect(newcomer.claim('fresh', ttlMs)).rejects.toBeInstanceOf(SecurityStoreUnavailableError);
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toMatch(/lost the claims/);
+
+    // Once the lost claims would have expired, claims are decided again.
+    await sleep(ttlMs);
+    expect(await before.claim('k', ttlMs)).toBe(true);
+    expect(await other.claim('k', ttlMs)).toBe(false);
+    expect(await newcomer.claim('fresh', ttlMs)).toBe(true);
+  });
+
+  it('quarantines after a FLUSHALL, for the longest TTL in use, and starts a new epoch only once', async () => {
+    const store = new RedisNonceStore(redis, { prefix: 'flushed:', commandTimeoutMs: 300, logger: { warn() {} } });
+    expect(await store.claim('k', 60_000)).toBe(true);
+    const epoch = await admin.get('flushed:~epoch');
+    expect(epoch).toMatch(/^[\w-]{16}@\d{13}$/);
+    await admin.flushall();
+
+    await expect(store.claim('k', 60_000)).rejects.toMatchObject({ retryAfterSeconds: 60 });
+    const renewed = await admin.get('flushed:~epoch');
+    expect(renewed).not.toBe(epoch);
+    // A shorter TTL does not shorten the quarantine; the epoch stays the new one.
+    await expect(store.claim('x', 1_000)).rejects.toMatchObject({ retryAfterSeconds: 60 });
+    expect(await admin.get('flushed:~epoch')).toBe(renewed);
+    expect(await admin.pttl('flushed:~lost')).toBeGreaterThan(55_000);
+    expect(await admin.exists('flushed:x')).toBe(0);
+  });
+
+  it('does not quarantine again when a store notices the loss after the lost claims have expired', async () => {
+    const ttlMs = 1_000;
+    const quiet = { warn() {} };
+    const [busy, idle] = [
+      new RedisNonceStore(redis, { prefix: 'late:', commandTimeoutMs: 300, logger: quiet }),
+      new RedisNonceStore(redis, { prefix: 'late:', commandTimeoutMs: 300, logger: quiet }),
+    ];
+    expect(await busy.claim('a', ttlMs)).toBe(true);
+    expect(await idle.claim('b', ttlMs)).toBe(true);
+    await admin.flushall();
+    // The busy store starts the new epoch and the quarantine at once.
+    await expect(busy.claim('a', ttlMs)).rejects.toBeInstanceOf(SecurityStoreUnavailableError);
+    await sleep(ttlMs + 100);
+    expect(await busy.claim('c', ttlMs)).toBe(true);
+    // The idle store sees the new epoch only now, one TTL after it was made: every claim it could have
+    // missed has expired, so it decides at once and refuses no one.
+    expect(await idle.claim('d', ttlMs)).toBe(true);
+    expect(await busy.claim('e', ttlMs)).toBe(true);
+    expect(await admin.exists('late:~lost')).toBe(0);
   });
 });

@@ -32,6 +32,8 @@ export type RedisSecurityChangeBusOptions = SecurityChangeBusOptions & {
 export const SECURITY_CHANGES_REDIS_CHANNEL = 'security-changes';
 
 const DEFAULT_HEARTBEAT_MS = 10_000;
+/** Changes kept for sending again after failed publishes; beyond this, one `all` replaces them. */
+const MAX_UNSENT = 100;
 const CONNECT_TIMEOUT_MS = 2_000;
 const MAX_RECONNECT_DELAY_MS = 1_000;
 
@@ -54,8 +56,10 @@ const SUBSCRIBER_OPTIONS: Partial<RedisOptions> = {
  * which is why every resubscription after the first calls `onResync`. `publish` rejects when Redis is
  * unreachable (after at most about 2 s with a bus-owned connection, at once with the module's shared
  * client, which has no offline queue): the change was applied and delivered locally; the caller should
- * log the rejection, not fail the request. Instances that were subscribed all along then miss that
- * change, so changes are best also written where a poller or an admin can replay them.
+ * log the rejection, not fail the request. The bus keeps such changes (up to 100, else one `all`) and
+ * sends them again as soon as Redis answers it (its subscription is back, its publisher reconnected, or a
+ * later publish went through), so instances that stayed subscribed while this one was cut off get them
+ * too, late; a change sent twice only drops a cache entry twice.
  * @example
  * const bus = new RedisSecurityChangeBus({ url: 'redis://127.0.0.1:6379', keyPrefix: 'nas:' });
  * await bus.start();
@@ -75,6 +79,10 @@ export class RedisSecurityChangeBus extends SecurityChangeBus {
   private stopped = false;
   private lastError: string | undefined;
   private readonly firstSubscription: Deferred = deferred();
+  /** Changes whose publish failed, oldest first, to send again once Redis answers. */
+  private unsent: Array<Readonly<SecurityChange>> = [];
+  private resending = false;
+  private readonly onPublisherReady = () => void this.resendUnsent();
 
   constructor(options: RedisSecurityChangeBusOptions) {
     super(options);
@@ -109,6 +117,7 @@ export class RedisSecurityChangeBus extends SecurityChangeBus {
     this.subscriber.on('ready', () => this.onReady());
     this.subscriber.on('close', () => this.onClose());
     this.subscriber.on('message', (channel: string, message: string) => this.onMessage(channel, message));
+    this.publisher.on('ready', this.onPublisherReady);
     this.heartbeat = new Heartbeat(heartbeatIntervalMs, {
       current: () => (this.subscribed && !this.stopped ? this.subscriber : undefined),
       ping: (subscriber) => subscriber.ping(),
@@ -125,9 +134,13 @@ export class RedisSecurityChangeBus extends SecurityChangeBus {
   async publish(change: SecurityChange): Promise<void> {
     const stamped = this.stamp(change);
     if (this.stopped) throw new Error('RedisSecurityChangeBus: publish after stop()');
-    await this.deliverAndSend('RedisSecurityChangeBus', stamped, () =>
-      this.publisher.publish(this.channel, JSON.stringify(stamped)),
-    );
+    try {
+      await this.deliverAndSend('RedisSecurityChangeBus', stamped, () => this.send(stamped));
+    } catch (error) {
+      this.keepUnsent(stamped);
+      throw error;
+    }
+    void this.resendUnsent();
   }
 
   /**
@@ -143,6 +156,10 @@ export class RedisSecurityChangeBus extends SecurityChangeBus {
     if (this.stopped) return;
     this.stopped = true;
     this.heartbeat.stop();
+    this.publisher.off('ready', this.onPublisherReady);
+    if (this.unsent.length > 0) {
+      this.logger.warn(`Security changes: stopped with ${this.unsent.length} change(s) never sent to other instances`);
+    }
     this.firstSubscription.reject(new Error('RedisSecurityChangeBus: stopped before it subscribed'));
     await Promise.all([close(this.subscriber), this.ownsPublisher ? close(this.publisher) : undefined]);
   }
@@ -174,11 +191,47 @@ export class RedisSecurityChangeBus extends SecurityChangeBus {
         this.everSubscribed = true;
         this.firstSubscription.resolve();
         if (missed) this.resync();
+        void this.resendUnsent();
       },
       // The connection dropped again; the next 'ready' subscribes.
       (error: unknown) =>
         this.logger.warn(`Security changes: could not subscribe to ${this.channel}: ${errorMessage(error)}`),
     );
+  }
+
+  private send(change: Readonly<SecurityChange>): Promise<number> {
+    return this.publisher.publish(this.channel, JSON.stringify(change));
+  }
+
+  private keepUnsent(change: Readonly<SecurityChange>): void {
+    if (this.stopped) return;
+    if (change.kind === 'all' || this.unsent.length >= MAX_UNSENT) {
+      // Every cache everywhere is dropped anyway: the rest need not be sent.
+      this.unsent = [Object.freeze({ kind: 'all', id: '*', origin: this.instanceId })];
+    } else if (this.unsent[0]?.kind !== 'all') {
+      this.unsent.push(change);
+    }
+  }
+
+  /** Sends the changes whose publish failed, in order; stops at the first failure and keeps the rest. */
+  private async resendUnsent(): Promise<void> {
+    if (this.resending || this.stopped || this.unsent.length === 0) return;
+    this.resending = true;
+    let sent = 0;
+    try {
+      while (this.unsent.length > 0 && !this.stopped) {
+        const next = this.unsent[0]!;
+        await this.send(next);
+        // A failure meanwhile may have replaced the list with one `all`: that one is still to send.
+        if (this.unsent[0] === next) this.unsent.shift();
+        sent++;
+      }
+    } catch {
+      // Still unreachable: the next sign of Redis answering tries again.
+    } finally {
+      this.resending = false;
+      if (sent > 0) this.logger.log(`Security changes: sent ${sent} change(s) that could not be broadcast earlier`);
+    }
   }
 
   private onClose(): void {
