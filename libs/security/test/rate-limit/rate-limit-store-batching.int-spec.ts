@@ -92,6 +92,22 @@ describeWithRedis('RedisRateLimitStore batching', () => {
     return { store, client, scripts, evalshaCalls };
   }
 
+  it('decides a batch whose reply arrived while this process stalled past the timeout, instead of failing it', async () => {
+    const client = shared.client();
+    await client.connect();
+    const store = new RedisRateLimitStore(client, { prefix: `${RUN_PREFIX}${++testNumber}:`, commandTimeoutMs: 50 });
+    await store.init();
+    const decision = store.consume([{ key: 'k', limit: 5, windowMs: W }], T0);
+    // Let the batch go out (its setImmediate was queued first), then keep the CPU busy past the timeout:
+    // Redis answers meanwhile, but the overdue timer runs before the reply is read when the loop resumes.
+    await new Promise((resolve) => setImmediate(resolve));
+    const until = Date.now() + 300;
+    while (Date.now() < until) {
+      // busy, as a CPU-starved instance under a burst is
+    }
+    await expect(decision).resolves.toMatchObject([{ allowed: true, remaining: 4 }]);
+  });
+
   it('sends the calls of one turn as one EVALSHA, each answered as the memory store answers it', async () => {
     const { store, evalshaCalls } = await storeWithClient();
     const memory = new MemoryRateLimitStore();

@@ -299,7 +299,12 @@ export class RedisRateLimitStore extends RateLimitStore {
       settled: false,
     };
     this.open = batch;
-    batch.timer = setTimeout(() => this.fail(batch, new Error(this.timeoutMessage())), this.commandTimeoutMs);
+    // On expiry, the failure waits for the poll phase of that loop turn (setImmediate): after a stall of this
+    // process (a busy or starved CPU), the timer fires first, while Redis's reply may already sit in the socket.
+    batch.timer = setTimeout(
+      () => setImmediate(() => this.fail(batch, new Error(this.timeoutMessage()))),
+      this.commandTimeoutMs,
+    );
     setImmediate(() => this.send(batch));
     return batch;
   }
