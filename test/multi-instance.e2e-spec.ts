@@ -142,10 +142,12 @@ describeWithRedisServer('many instances as separate processes', () => {
       // more than the limit through, which the exact count below catches.
       DATA_DIR: dataDirs[2],
     };
-    // One after the other: TypeORM takes no lock around migrations, and the first boot of an empty
-    // database migrates it (see the README: migrate once before starting several instances).
-    a = await startDemoProcess({ ...env, HTTP_ADAPTER: 'fastify', DATA_DIR: dataDirs[0] });
-    b = await startDemoProcess({ ...env, HTTP_ADAPTER: 'express', DATA_DIR: dataDirs[1] });
+    // Both at once on the empty database: each boot migrates under an advisory lock, so one applies the
+    // migrations and the other waits and finds none pending (without the lock one of them fails to boot).
+    [a, b] = await Promise.all([
+      startDemoProcess({ ...env, HTTP_ADAPTER: 'fastify', DATA_DIR: dataDirs[0] }),
+      startDemoProcess({ ...env, HTTP_ADAPTER: 'express', DATA_DIR: dataDirs[1] }),
+    ]);
 
     // Through the CLI (one process per command, the commands of a wave at once: each is a Nest boot).
     const [adminId, limitedId] = await Promise.all([

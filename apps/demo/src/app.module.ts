@@ -1,6 +1,13 @@
 import { Module, type DynamicModule, type Type } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { SECURITY_ENTITIES, SECURITY_MIGRATIONS, SecurityModule, securityDataSourceOptions } from '@app/security';
+import { DataSource } from 'typeorm';
+import {
+  SECURITY_ENTITIES,
+  SECURITY_MIGRATIONS,
+  SecurityModule,
+  runMigrationsExclusively,
+  securityDataSourceOptions,
+} from '@app/security';
 import { signingOptionsOf, type DemoConfig } from './config/demo-config.js';
 import { AdminKeysController, MyKeysController } from './admin/admin-keys.controller.js';
 import { AdminAuditController } from './admin/admin-audit.controller.js';
@@ -66,14 +73,27 @@ export class AppModule {
         { provide: PingSettings, useValue: new PingSettings(config.pingAllowedHosts) },
       ],
       imports: [
-        TypeOrmModule.forRoot({
-          ...securityDataSourceOptions({ url: database.url, poolSize: database.poolSize }),
-          entities: [...SECURITY_ENTITIES, ...DEMO_ENTITIES],
-          migrations: [...SECURITY_MIGRATIONS, ...DEMO_MIGRATIONS],
-          migrationsRun: true,
-          // The demo keeps running (degraded) when the database drops; health answers for it.
-          retryAttempts: 3,
-          retryDelay: 500,
+        TypeOrmModule.forRootAsync({
+          useFactory: () => ({
+            ...securityDataSourceOptions({ url: database.url, poolSize: database.poolSize }),
+            entities: [...SECURITY_ENTITIES, ...DEMO_ENTITIES],
+            migrations: [...SECURITY_MIGRATIONS, ...DEMO_MIGRATIONS],
+            // Run below, under a lock: instances started together must not race on the same migration.
+            migrationsRun: false,
+            // The demo keeps running (degraded) when the database drops; health answers for it.
+            retryAttempts: 3,
+            retryDelay: 500,
+          }),
+          dataSourceFactory: async (options) => {
+            const dataSource = await new DataSource(options!).initialize();
+            try {
+              await runMigrationsExclusively(dataSource);
+            } catch (error) {
+              await dataSource.destroy();
+              throw error;
+            }
+            return dataSource;
+          },
         }),
         SecurityModule.forRoot({
           environment:

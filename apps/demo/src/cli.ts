@@ -19,6 +19,7 @@ import {
   SecurityHealth,
   SecurityModule,
   SigningKeys,
+  runMigrationsExclusively,
   securityDataSourceOptions,
   startEmbeddedPostgres,
   parseLimit,
@@ -121,7 +122,7 @@ async function migrate(direction: string): Promise<Record<string, unknown>> {
   return withContext(async ({ app }) => {
     const dataSource = app.get(DataSource);
     if (direction === 'up') {
-      const applied = await dataSource.runMigrations({ transaction: 'each' });
+      const applied = await runMigrationsExclusively(dataSource);
       return { applied: applied.map((m) => m.name), pending: [] };
     }
     if (direction === 'down') {

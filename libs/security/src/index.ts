@@ -116,6 +116,7 @@ export {
   SigningKeyEntity,
 } from './persistence/index.js';
 export { securityDataSourceOptions } from './persistence/data-source-options.js';
+export { runMigrationsExclusively, MIGRATIONS_LOCK_KEY } from './persistence/run-migrations.js';
 export {
   startEmbeddedPostgres,
   startInMemoryPostgres,
