@@ -132,7 +132,7 @@ export const STORE_PROVIDERS: Provider[] = [
     inject: [SECURITY_OPTIONS, SECURITY_REDIS, Clock],
     useFactory: (options: ResolvedSecurityOptions, redis: Redis | null, clock: Clock) =>
       options.redis && redis
-        ? new RedisNonceStore(redis, { prefix: `${options.redis.keyPrefix}nonce:` })
+        ? new RedisNonceStore(redis, { prefix: `${options.redis.keyPrefix}nonce:`, logger: new Logger('Security') })
         : new MemoryNonceStore({ clock }),
   },
   {

@@ -287,6 +287,14 @@ describe('Sessions', () => {
     await expect(app.sessions.list(alice.id, { cursor: 'x' })).rejects.toMatchObject({
       code: 'ERR_SECURITY_INVALID_CURSOR',
     });
+    // Well-formed, but times no session has: an invalid Date, or one outside what PostgreSQL stores.
+    const uuid = '6f1c2b1e-1111-4111-8111-111111111111';
+    for (const time of [Number.MAX_SAFE_INTEGER, -8.64e15, -1]) {
+      const cursor = Buffer.from(JSON.stringify([time, uuid])).toString('base64url');
+      await expect(app.sessions.list(alice.id, { cursor })).rejects.toMatchObject({
+        code: 'ERR_SECURITY_INVALID_CURSOR',
+      });
+    }
   });
 
   it('ends an own session only: someone else’s or an ended one is refused the same way', async () => {

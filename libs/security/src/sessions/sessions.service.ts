@@ -497,6 +497,8 @@ function encodeCursor(session: SessionRecord): string {
   return Buffer.from(JSON.stringify([session.createdAt.getTime(), session.id])).toString('base64url');
 }
 
+const MAX_CURSOR_TIME = Date.UTC(9999, 11, 31);
+
 function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   let value: unknown;
   try {
@@ -508,6 +510,10 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
     !Array.isArray(value) ||
     value.length !== 2 ||
     !Number.isSafeInteger(value[0]) ||
+    // A time this API could have written (after 1970, before 10000): never an invalid Date, nor one
+    // PostgreSQL cannot store.
+    (value[0] as number) < 0 ||
+    (value[0] as number) > MAX_CURSOR_TIME ||
     typeof value[1] !== 'string' ||
     !isUuid(value[1])
   ) {
