@@ -3,7 +3,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AuditEventStore, Clock, generateApiKey, type StoredAuditEvent } from '@app/security';
 import { ADAPTERS, startDemo, type RunningDemo } from './support/demo-app.js';
-import { createIdentity, type Identity } from './support/identities.js';
+import { addKey, createIdentity, type Identity } from './support/identities.js';
 
 const WEBHOOK_SECRET = 'whsec-monitoring-e2e-0123456789';
 const MINUTE = 60_000;
@@ -157,5 +157,60 @@ describe.each(ADAPTERS)('anomaly detection, metrics and alerts on %s', (adapter)
         expect.stringMatching(/^nas_process_resident_memory_bytes \d+/),
       ]),
     );
+  });
+});
+
+// Behind a proxy every connection comes from the proxy: the detector, the block, the events and a key's
+// IP allow-list must all go by the client that trustProxy resolves from X-Forwarded-For, or one client's
+// failures would block the proxy, and with it everyone behind it.
+describe.each(ADAPTERS)('anomaly detection behind a trusted proxy on %s', (adapter) => {
+  const ATTACKER = '203.0.113.9';
+  const NEIGHBOUR = '198.51.100.7';
+  let server: RunningDemo;
+  let viewer: Identity;
+  let now: number;
+
+  beforeAll(async () => {
+    server = await startDemo(adapter, {
+      TRUST_PROXY: '127.0.0.1',
+      ANOMALY_FAILED_AUTH_PER_IP: '20/60s',
+      ANOMALY_BLOCK_FOR: '10m',
+    });
+    now = Math.ceil(Date.now() / MINUTE) * MINUTE;
+    vi.spyOn(server.demo.app.get(Clock), 'now').mockImplementation(() => now);
+    viewer = await createIdentity(server.demo.app, ['viewer']);
+  }, 60_000);
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  const call = (from: string, key: string, requestId?: string) =>
+    fetch(`${server.baseUrl}/me`, {
+      headers: { 'x-forwarded-for': from, 'x-api-key': key, ...(requestId ? { 'x-request-id': requestId } : {}) },
+    });
+  const rows = async (type: string): Promise<StoredAuditEvent[]> =>
+    (await server.demo.app.get(AuditEventStore).recent(1_000)).filter((row) => row.type === type);
+
+  it('counts, records and blocks the forwarded client, not the proxy', async () => {
+    for (let i = 1; i <= 20; i += 1) {
+      expect((await call(ATTACKER, generateApiKey().key, `${adapter}-proxied-${i}`)).status).toBe(401);
+      now += 1_000;
+    }
+    await expect.poll(async () => (await rows('SUSPICIOUS_PATTERN')).length, { timeout: 5_000 }).toBe(1);
+    const [pattern] = await rows('SUSPICIOUS_PATTERN');
+    expect(pattern).toMatchObject({ ip: ATTACKER, details: { detector: 'failed-auth-by-ip', ip: ATTACKER } });
+    const refused = (await rows('AUTH_FAILED')).filter((row) => row.requestId?.startsWith(`${adapter}-proxied-`));
+    expect(new Set(refused.map((row) => row.ip))).toEqual(new Set([ATTACKER]));
+
+    // The attacker is blocked, even with a valid key; a neighbour behind the same proxy is not.
+    expect((await call(ATTACKER, viewer.key)).status).toBe(429);
+    expect((await call(NEIGHBOUR, viewer.key)).status).toBe(200);
+  });
+
+  it("checks a key's IP allow-list against the forwarded client", async () => {
+    const limited = await addKey(server.demo.app, viewer.id, { allowedCidrs: ['198.51.100.0/24'] });
+    expect((await call(NEIGHBOUR, limited.key)).status).toBe(200);
+    // The proxy's own address (127.0.0.1) is not what is checked: a client outside the list is refused.
+    expect((await call('192.0.2.44', limited.key)).status).toBe(401);
   });
 });

@@ -285,7 +285,11 @@ export class SecurityModule
     const server = adapter.getHttpServer() as object | undefined;
     // Refuses to start on dangerous settings in production (warns otherwise), before anything is served.
     runSecurityLint(this.options, { https: server instanceof TlsServer }, (message) => this.logger.warn(message));
-    installRequestIdHook(adapter, this.options.requestId ? this.options.requestId.trustInbound : false);
+    installRequestIdHook(
+      adapter,
+      this.options.requestId ? this.options.requestId.trustInbound : false,
+      this.options.trustProxy,
+    );
     // Security headers on every response, then CORS (preflights answered here, before any guard).
     if (this.headerPlan) installSecurityHeaders(adapter, this.headerPlan, this.options.trustProxy);
     if (this.options.cors) installCors(adapter, this.options.cors);

@@ -1,7 +1,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { acceptRequestId } from '../core/request-id.js';
+import { UNKNOWN_CLIENT_IP, resolveClientIp, type TrustProxySetting } from '../rate-limit/core/client-ip.js';
 
 const REQUEST_ID = Symbol.for('nest-api-security.requestId');
+const CLIENT_IP = Symbol.for('nest-api-security.clientIp');
 
 /**
  * The parts of an Express request, a Fastify request or a raw `IncomingMessage` this library reads.
@@ -17,6 +19,7 @@ export interface HttpRequestLike {
   readonly socket?: { readonly remoteAddress?: string };
   readonly raw?: HttpRequestLike;
   [REQUEST_ID]?: string;
+  [CLIENT_IP]?: string;
 }
 
 /** What the security log and the audit trail record of a request. */
@@ -41,6 +44,34 @@ export function requestIdOf(request: HttpRequestLike, trustInbound = true): stri
   return id;
 }
 
+/**
+ * Resolves the client's address once per request, as `trustProxy` says (`X-Forwarded-For` read only as far
+ * as trusted proxies wrote it), and stores it on the request and on Fastify's raw request. The first hook
+ * of every request calls it, so every later reader (`clientIpOf`) sees the same address: the rate limits,
+ * the security events and the anomaly detector's counts, the IP block, a key's IP allow-list.
+ */
+export function assignClientIp(request: HttpRequestLike, trustProxy: TrustProxySetting): string {
+  const existing = request[CLIENT_IP] ?? request.raw?.[CLIENT_IP];
+  if (existing) return existing;
+  const ip = resolveClientIp({
+    remoteAddress: request.socket?.remoteAddress ?? request.raw?.socket?.remoteAddress,
+    forwardedFor: request.headers['x-forwarded-for'],
+    trustProxy,
+  });
+  request[CLIENT_IP] = ip;
+  if (request.raw) request.raw[CLIENT_IP] = ip;
+  return ip;
+}
+
+/**
+ * The client's address as `assignClientIp` resolved it; before that (an error in an earlier layer) the
+ * socket peer. Undefined when there is none (a Unix socket, a closed connection).
+ */
+export function clientIpOf(request: HttpRequestLike): string | undefined {
+  const ip = request[CLIENT_IP] ?? request.raw?.[CLIENT_IP] ?? request.socket?.remoteAddress;
+  return ip === UNKNOWN_CLIENT_IP ? undefined : ip;
+}
+
 /** The path the client sent, without the query string. */
 export function requestPath(request: HttpRequestLike): string | undefined {
   const url = request.originalUrl ?? request.url;
@@ -59,7 +90,7 @@ export function summarizeRequest(request: HttpRequestLike): RequestSummary {
     requestId: requestIdOf(request),
     method: request.method,
     path: requestPath(request)?.slice(0, MAX_PATH),
-    ip: request.ip ?? request.socket?.remoteAddress,
+    ip: clientIpOf(request),
     userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 512) : undefined,
   };
 }

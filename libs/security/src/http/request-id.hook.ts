@@ -1,14 +1,20 @@
 import type { AbstractHttpAdapter } from '@nestjs/core';
-import { requestIdOf, type HttpRequestLike } from './http-request.js';
+import type { TrustProxySetting } from '../rate-limit/core/client-ip.js';
+import { assignClientIp, requestIdOf, type HttpRequestLike } from './http-request.js';
 
 const INSTALLED = new WeakSet<object>();
 
 /**
  * Assigns the request id and writes `X-Request-Id` as the first thing on every request, including
- * unknown routes, on Express and Fastify. Errors raised before it runs (body parser) get their id from
- * the exception filter, which assigns one the same way.
+ * unknown routes, on Express and Fastify, and resolves the client's address (`trustProxy`) once for every
+ * later reader. Errors raised before it runs (body parser) get their id from the exception filter, which
+ * assigns one the same way.
  */
-export function installRequestIdHook(adapter: AbstractHttpAdapter, trustInbound: boolean): void {
+export function installRequestIdHook(
+  adapter: AbstractHttpAdapter,
+  trustInbound: boolean,
+  trustProxy: TrustProxySetting = false,
+): void {
   const instance = adapter.getInstance();
   if (INSTALLED.has(instance)) return;
   INSTALLED.add(instance);
@@ -17,6 +23,7 @@ export function installRequestIdHook(adapter: AbstractHttpAdapter, trustInbound:
       'onRequest',
       (request: HttpRequestLike, reply: { header(n: string, v: string): void }, done: () => void) => {
         reply.header('X-Request-Id', requestIdOf(request, trustInbound));
+        assignClientIp(request, trustProxy);
         done();
       },
     );
@@ -28,6 +35,7 @@ export function installRequestIdHook(adapter: AbstractHttpAdapter, trustInbound:
     next: () => void,
   ) {
     response.setHeader('X-Request-Id', requestIdOf(request, trustInbound));
+    assignClientIp(request, trustProxy);
     next();
   });
 }

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import passport from 'passport';
 import { BlockList, isIP } from 'node:net';
 import { InvalidCredentialsError } from '../core/errors.js';
-import { headerCount, type HttpRequestLike } from '../http/http-request.js';
+import { clientIpOf, headerCount, type HttpRequestLike } from '../http/http-request.js';
 import type { ResolvedSecurityOptions } from '../options/security-options.js';
 import { Authenticator } from '../principals/authenticator.js';
 import type { Principal } from '../principals/principal.js';
@@ -46,7 +46,8 @@ export class ApiKeyAuthenticator extends Authenticator {
     if (text.includes(',')) throw new InvalidCredentialsError('ambiguous');
     const { record, principal } = await this.verifier.verify(text);
     if (record.allowedCidrs && record.allowedCidrs.length > 0) {
-      const ip = request.ip ?? request.socket?.remoteAddress;
+      // The client behind trusted proxies (trustProxy), never the proxy itself.
+      const ip = clientIpOf(request);
       if (
         !ip ||
         !allowListOf(record.allowedCidrs).check(normalizeIp(ip), isIP(normalizeIp(ip)) === 6 ? 'ipv6' : 'ipv4')

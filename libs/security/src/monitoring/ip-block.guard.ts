@@ -1,7 +1,7 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Clock } from '../core/clock.js';
 import { RateLimitExceededError } from '../core/errors.js';
-import type { HttpRequestLike } from '../http/http-request.js';
+import { clientIpOf, type HttpRequestLike } from '../http/http-request.js';
 import { AnomalyDetector } from './anomaly-detector.service.js';
 
 /**
@@ -20,7 +20,7 @@ export class IpBlockGuard implements CanActivate {
     if (context.getType() !== 'http') return true;
     const request = context.switchToHttp().getRequest<HttpRequestLike>();
     // The same address the events record (summarizeRequest), so a block matches what was counted.
-    const ip = request.ip ?? request.socket?.remoteAddress;
+    const ip = clientIpOf(request);
     if (!ip) return true;
     const now = this.clock.now();
     const until = this.detector.blockedUntil(ip, now);

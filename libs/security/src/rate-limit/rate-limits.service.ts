@@ -11,14 +11,14 @@ import { SecurityEvents } from '../audit/security-events.service.js';
 import { Clock } from '../core/clock.js';
 import { parseDuration, parseLimit } from '../core/durations.js';
 import { RateLimitExceededError, SecurityConfigError, SecurityStoreUnavailableError } from '../core/errors.js';
-import { summarizeRequest, type HttpRequestLike } from '../http/http-request.js';
+import { assignClientIp, summarizeRequest, type HttpRequestLike } from '../http/http-request.js';
 import type { ResolvedRateLimitOptions, ResolvedSecurityOptions } from '../options/security-options.js';
 import { principalOf } from '../principals/current-principal.decorator.js';
 import type { Principal } from '../principals/principal.js';
 import { IS_PUBLIC } from '../principals/public.decorator.js';
 import { SecurityMetrics } from '../monitoring/security-metrics.service.js';
 import { SECURITY_OPTIONS } from '../security.constants.js';
-import { clientIpKey, resolveClientIp } from './core/client-ip.js';
+import { clientIpKey } from './core/client-ip.js';
 import { buildRateLimitHeaders } from './core/rate-limit-headers.js';
 import {
   RATE_LIMITS,
@@ -251,12 +251,8 @@ export class RateLimits implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   private clientIp(request: HttpRequestLike): string {
-    const forwarded = request.headers['x-forwarded-for'];
-    const ip = resolveClientIp({
-      remoteAddress: request.socket?.remoteAddress ?? request.raw?.socket?.remoteAddress,
-      forwardedFor: forwarded,
-      trustProxy: this.securityOptions.trustProxy,
-    });
+    // Resolved once per request by the first hook (the same address the events and the IP block use).
+    const ip = assignClientIp(request, this.securityOptions.trustProxy);
     return clientIpKey(ip, { ipv6Prefix: this.options ? this.options.ipv6Prefix : 64 });
   }
 
