@@ -1,12 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { AuditEventStore, SecurityEvents, verifyAuditChain, type StoredAuditEvent } from '@app/security';
 import { ADAPTERS, startDemo, type RunningDemo } from './support/demo-app.js';
 import { buildDemo, runCliProcess, startDemoProcess, type DemoProcess } from './support/processes.js';
-import { testDatabase, type TestDatabase } from './support/services.js';
-import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
+import { auditRows } from './support/events.js';
+import { testDatabase, withClient, type TestDatabase } from './support/services.js';
+import { postgresTarget, startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
 
 // Outages go through a loopback proxy the test cuts and restores, never by stopping the shared Postgres.
 const PHASE_TIMEOUT_MS = 60_000;
@@ -15,31 +15,6 @@ const CONCURRENCY = 25;
 // Neither a rate limit nor the failed-authentication detector may turn the load of 401s into blocks:
 // every request must stay one AUTH_FAILED event.
 const HIGH_LIMITS = { RATE_LIMIT_IP: '100000/60s', ANOMALY_FAILED_AUTH_PER_IP: 'off' };
-
-function hostAndPort(url: string): { host: string; port: number } {
-  const parsed = new URL(url);
-  return { host: parsed.hostname, port: Number(parsed.port || 5432) };
-}
-
-async function* rowsOf(store: AuditEventStore): AsyncIterable<StoredAuditEvent> {
-  let after = '0';
-  for (;;) {
-    const page = await store.range(after, 500);
-    if (page.length === 0) return;
-    yield* page;
-    after = page[page.length - 1]!.seq;
-  }
-}
-
-async function withClient<T>(url: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await use(client);
-  } finally {
-    await client.end();
-  }
-}
 
 /** Runs `sql` as a superuser with the append-only triggers disabled: the tampering `audit verify` must catch. */
 async function tamper(url: string, sql: string, params: unknown[] = []): Promise<void> {
@@ -60,7 +35,7 @@ describe.each(ADAPTERS)('audit trail of the demo on %s while its database connec
 
   beforeAll(async () => {
     database = await testDatabase();
-    proxy = await startTcpProxy(hostAndPort(database.url));
+    proxy = await startTcpProxy(postgresTarget(database.url));
     dataDir = await mkdtemp(join(tmpdir(), 'nas-audit-e2e-'));
     server = await startDemo(
       adapter,
@@ -107,7 +82,7 @@ describe.each(ADAPTERS)('audit trail of the demo on %s while its database connec
       expect(new Set(rows.rows.map((row) => row.request_id)).size).toBe(REQUESTS);
       expect(new Set(rows.rows.map((row) => row.type))).toEqual(new Set(['AUTH_FAILED']));
       const store = server.demo.app.get(AuditEventStore);
-      const verified = await verifyAuditChain(rowsOf(store), { head: (await store.head())! });
+      const verified = await verifyAuditChain(auditRows(store), { head: (await store.head())! });
       expect(verified).toMatchObject({ ok: true, firstBad: null });
       expect(verified.checked).toBeGreaterThanOrEqual(REQUESTS);
     },

@@ -3,7 +3,7 @@ import { createIdentity, type Identity } from './support/identities.js';
 import { ADAPTERS, startDemo, type RunningDemo } from './support/demo-app.js';
 import { describeWithRedisServer, startRedisServer, type TestRedisServer } from './support/redis-server.js';
 import { testDatabase, type TestDatabase } from './support/services.js';
-import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
+import { postgresTarget, startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
 
 // Outages are simulated with a loopback proxy (cut / restore) or a test-owned redis-server, never by
 // stopping the shared services. Recovery deadlines are polls with a bound, not timings.
@@ -14,11 +14,6 @@ const POLL = { timeout: RECOVERY_MS, interval: 100 };
 const PHASE_TIMEOUT_MS = 30_000;
 // Bodies are checked field by field below, so `any` is the honest type here.
 const jsonOf = async (response: Response): Promise<any> => response.json();
-
-function hostAndPort(url: string): { host: string; port: number } {
-  const parsed = new URL(url);
-  return { host: parsed.hostname, port: Number(parsed.port || 5432) };
-}
 
 /** Waits, within the recovery bound, for `server`'s /health to answer `expected`. */
 async function expectHealthSoon(server: RunningDemo, expected: Record<string, string>): Promise<void> {
@@ -33,7 +28,7 @@ describe.each(ADAPTERS)('health and readiness on %s', (adapter) => {
 
     beforeAll(async () => {
       database = await testDatabase();
-      proxy = await startTcpProxy(hostAndPort(database.url));
+      proxy = await startTcpProxy(postgresTarget(database.url));
       server = await startDemo(adapter, { DATABASE_URL: proxy.url(database.url) });
     }, PHASE_TIMEOUT_MS);
     afterAll(async () => {

@@ -1,17 +1,11 @@
 import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  AuditEventStore,
-  SecurityEvents,
-  apiKeyChecksum,
-  generateApiKey,
-  verifyAuditChain,
-  type StoredAuditEvent,
-} from '@app/security';
+import { AuditEventStore, SecurityEvents, apiKeyChecksum, generateApiKey, verifyAuditChain } from '@app/security';
 import { ADAPTERS, startDemo, type RunningDemo } from './support/demo-app.js';
 import { addKey, createIdentity, type Identity } from './support/identities.js';
+import { auditRows } from './support/events.js';
 import { testDatabase, type TestDatabase } from './support/services.js';
-import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
+import { postgresTarget, startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
 
 // The app's Postgres connections go through a loopback proxy the test cuts and restores, while a load of
 // requests with valid, invalid and unknown keys keeps running. Deadlines are polls with a bound; the
@@ -33,11 +27,6 @@ const PROBLEM_JSON = /^application\/problem\+json/;
 const POLL = { timeout: 15_000, interval: 100 };
 const PHASE_TIMEOUT_MS = 30_000;
 
-function hostAndPort(url: string): { host: string; port: number } {
-  const parsed = new URL(url);
-  return { host: parsed.hostname, port: Number(parsed.port || 5432) };
-}
-
 /** What each request of the load was, and what it got. */
 type Kind = 'cached' | 'expiring' | 'wrong-secret' | 'garbage' | 'no-key' | 'never-seen';
 
@@ -50,16 +39,6 @@ interface Outcome {
   readonly retryAfter: string | null;
   /** Sent while the proxy was cut. */
   readonly duringCut: boolean;
-}
-
-async function* rowsOf(store: AuditEventStore): AsyncIterable<StoredAuditEvent> {
-  let after = '0';
-  for (;;) {
-    const page = await store.range(after, 500);
-    if (page.length === 0) return;
-    yield* page;
-    after = page[page.length - 1]!.seq;
-  }
 }
 
 /** The key with another, well-formed secret: same id, checksum recomputed, so only the secret check refuses it. */
@@ -92,7 +71,7 @@ describe.each(ADAPTERS)('API keys while Postgres fails under load, on %s', (adap
 
   beforeAll(async () => {
     database = await testDatabase();
-    proxy = await startTcpProxy(hostAndPort(database.url));
+    proxy = await startTcpProxy(postgresTarget(database.url));
     server = await startDemo(
       adapter,
       {
@@ -291,7 +270,7 @@ describe.each(ADAPTERS)('API keys while Postgres fails under load, on %s', (adap
       }
       // And the chain over everything written, before, during and after the cut, verifies.
       const store = server.demo.app.get(AuditEventStore);
-      const verified = await verifyAuditChain(rowsOf(store), { head: (await store.head())! });
+      const verified = await verifyAuditChain(auditRows(store), { head: (await store.head())! });
       expect(verified).toMatchObject({ ok: true, firstBad: null });
       expect(verified.checked).toBeGreaterThanOrEqual(refused.length);
     },

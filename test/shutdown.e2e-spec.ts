@@ -1,10 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { ADAPTERS } from './support/demo-app.js';
 import { buildDemo, runCliProcess, startDemoProcess, type DemoProcess } from './support/processes.js';
-import { testDatabase, type TestDatabase } from './support/services.js';
+import { testDatabase, withClient, type TestDatabase } from './support/services.js';
 
 // SIGTERM under load, on the demo run as its own process (as `npm start` runs it): requests in flight
 // finish within SHUTDOWN_TIMEOUT, longer ones are cut at it, the process exits 0, and every batched write
@@ -16,16 +15,6 @@ const EXIT_BOUND_MS = SHUTDOWN_TIMEOUT_MS + 10_000;
 const WORKERS = 12;
 const LOAD_BEFORE_SIGTERM = 300;
 const PHASE_TIMEOUT_MS = 90_000;
-
-async function withClient<T>(url: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await use(client);
-  } finally {
-    await client.end();
-  }
-}
 
 describe.each(ADAPTERS)('SIGTERM under load, the demo as a process on %s', (adapter) => {
   let database: TestDatabase;

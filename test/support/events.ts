@@ -17,3 +17,14 @@ export async function eventOf(
   }
   return undefined;
 }
+
+/** Every row of the audit trail in `seq` order, a page at a time (for `verifyAuditChain`). */
+export async function* auditRows(store: AuditEventStore): AsyncIterable<StoredAuditEvent> {
+  let after = '0';
+  for (;;) {
+    const page = await store.range(after, 500);
+    if (page.length === 0) return;
+    yield* page;
+    after = page[page.length - 1]!.seq;
+  }
+}

@@ -76,7 +76,8 @@ async function findAdminUrl(): Promise<string | undefined> {
   return undefined;
 }
 
-async function withClient<T>(url: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
+/** Runs `use` on a new connection to `url` (a refused or reset connection rejects, never crashes the run). */
+export async function withClient<T>(url: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({
     connectionString: url,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,

@@ -6,6 +6,12 @@ export interface TcpProxyTarget {
   readonly port: number;
 }
 
+/** The host and port of a `postgres://` URL (5432 when it names none), for `startTcpProxy`. */
+export function postgresTarget(url: string): TcpProxyTarget {
+  const parsed = new URL(url);
+  return { host: parsed.hostname, port: Number(parsed.port || 5432) };
+}
+
 /**
  * A loopback TCP proxy that a test controls, to simulate the outage of a dependency (Postgres, Redis,
  * an HTTP endpoint...) without touching the shared service. Point the app at `url(...)`, then `cut()`
