@@ -4,7 +4,7 @@ import { sessionOptionsOf } from './session-config.js';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 
-/** The demo's settings, read once from the environment (see the README's configuration table). */
+/** The demo's settings, read once from the environment (see docs/configuration.md, Demo environment). */
 export interface DemoConfig {
   readonly port: number;
   readonly host: string;

@@ -38,7 +38,7 @@ const OVERRIDE_KEYS: ReadonlyArray<keyof SecurityHeadersOverride> = [
 ];
 
 /**
- * helmet's headers besides the four the options configure, each kept or dropped on purpose (the README
+ * helmet's headers besides the four the options configure, each kept or dropped on purpose (docs/http-hardening.md
  * says why): the ones that make a browser stricter with a response it renders or embeds are kept; a DNS
  * prefetch switch (no security value) and an Internet Explorer 8 download option are dropped.
  */

@@ -10,7 +10,7 @@ export const SECURITY_DEFAULTS = Object.freeze({
     defaultExpiry: false as const,
     cacheTtl: '30s',
     lookupTimeout: '2s',
-    // Off: a security library fails closed unless the operator chooses availability (see README).
+    // Off: a security library fails closed unless the operator chooses availability (see docs/api-keys.md).
     staleIfError: false as const,
   }),
   rateLimit: Object.freeze({
