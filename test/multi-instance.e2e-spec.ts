@@ -7,7 +7,7 @@ import type { StoredAuditEvent } from '@app/security';
 import { buildDemo, runCliProcess, startDemoProcess, type DemoProcess } from './support/processes.js';
 import { describeWithRedisServer, startRedisServer, type TestRedisServer } from './support/redis-server.js';
 import { testDatabase, type TestDatabase } from './support/services.js';
-import { send, signed, SIGNING_MASTER_KEYS, type Signer } from './support/signing.js';
+import { raceCopies, send, sharedSignedPost, signed, SIGNING_MASTER_KEYS, type Signer } from './support/signing.js';
 
 const BURST = 1_000;
 const LIMIT = 100;
@@ -245,12 +245,7 @@ describeWithRedisServer('many instances as separate processes', () => {
     'a signed request accepted by one process is a replay to the other (signer %i)',
     async (index) => {
       const signer = signers[index]!;
-      const wire = signed(a.baseUrl, signer, {
-        method: 'POST',
-        target: '/signed/echo/shared?x=1',
-        headers: { 'content-type': 'application/json' },
-        body: '{"once":true}',
-      });
+      const wire = sharedSignedPost(a.baseUrl, signer);
       const first = await send(a.baseUrl, wire);
       expect(first.status, `${signer.label}: ${first.body.toString()}`).toBe(200);
       // The same bytes (Host included: it is signed) to the other process, then back to the first.
@@ -272,9 +267,7 @@ describeWithRedisServer('many instances as separate processes', () => {
 
   it('of 10 concurrent copies of a signed request sent to both processes, exactly one is accepted', async () => {
     const wire = signed(a.baseUrl, signers[0]!, { method: 'GET', target: '/signed/echo/race' });
-    const statuses = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => send((i % 2 === 0 ? a : b).baseUrl, wire).then((r) => r.status)),
-    );
+    const statuses = await raceCopies([a.baseUrl, b.baseUrl], wire);
     expect(statuses.filter((code) => code === 200)).toHaveLength(1);
     expect(statuses.filter((code) => code === 401)).toHaveLength(9);
   }, 30_000);

@@ -2,7 +2,15 @@ import { SigningKeys, type IssuedSigningKey } from '@app/security';
 import { ADAPTERS, startDemo, type RunningDemo } from './support/demo-app.js';
 import { createIdentity } from './support/identities.js';
 import { describeWithRedis, TEST_REDIS_URL, testDatabase, type TestDatabase } from './support/services.js';
-import { rejectionOf, send, signed, SIGNING_MASTER_KEYS, type Signer } from './support/signing.js';
+import {
+  raceCopies,
+  rejectionOf,
+  send,
+  sharedSignedPost,
+  signed,
+  SIGNING_MASTER_KEYS,
+  type Signer,
+} from './support/signing.js';
 
 /**
  * Two instances on one database and one Redis: a signed request accepted by one is a replay to the other
@@ -45,12 +53,7 @@ describeWithRedis('signed requests across two instances sharing Redis', () => {
 
     it.each([0, 1, 2, 3])('accepted on one instance, a replay on the other (signer %i)', async (index) => {
       const signer = signers[index]!;
-      const request = signed(a.baseUrl, signer, {
-        method: 'POST',
-        target: '/signed/echo/shared?x=1',
-        headers: { 'content-type': 'application/json' },
-        body: '{"once":true}',
-      });
+      const request = sharedSignedPost(a.baseUrl, signer);
       const first = await send(a.baseUrl, request);
       expect(first.status, first.body.toString()).toBe(200);
       // The same bytes to the other instance (Host included: it is signed).
@@ -62,9 +65,7 @@ describeWithRedis('signed requests across two instances sharing Redis', () => {
 
     it('of 10 concurrent copies sent to both instances, exactly one is accepted', async () => {
       const request = signed(a.baseUrl, signers[0]!, { method: 'GET', target: '/signed/echo/race' });
-      const statuses = await Promise.all(
-        Array.from({ length: 10 }, (_, i) => send((i % 2 === 0 ? a : b).baseUrl, request).then((r) => r.status)),
-      );
+      const statuses = await raceCopies([a.baseUrl, b.baseUrl], request);
       expect(statuses.filter((status) => status === 200)).toHaveLength(1);
       expect(statuses.filter((status) => status === 401)).toHaveLength(9);
     });

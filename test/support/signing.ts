@@ -98,6 +98,23 @@ export function signed(baseUrl: string, signer: Signer, input: SignInput): WireR
   return { method: input.method, target: input.target, headers: { ...headers, ...added }, ...(body ? { body } : {}) };
 }
 
+/** The signed POST the suites of several instances share: accepted by one, a replay to every other. */
+export function sharedSignedPost(baseUrl: string, signer: Signer): WireRequest {
+  return signed(baseUrl, signer, {
+    method: 'POST',
+    target: '/signed/echo/shared?x=1',
+    headers: { 'content-type': 'application/json' },
+    body: '{"once":true}',
+  });
+}
+
+/** Sends `copies` copies of one signed request at once, to the servers in turn; their statuses. */
+export function raceCopies(baseUrls: readonly string[], request: WireRequest, copies = 10): Promise<number[]> {
+  return Promise.all(
+    Array.from({ length: copies }, (_, i) => send(baseUrls[i % baseUrls.length]!, request).then((r) => r.status)),
+  );
+}
+
 /** The SIGNATURE_REJECTED event of one request (by its request id). */
 export function rejectionOf(server: RunningDemo, requestId: string): Promise<StoredAuditEvent | undefined> {
   return eventOf(server, 'SIGNATURE_REJECTED', requestId);
